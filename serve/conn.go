@@ -1,0 +1,357 @@
+package serve
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+)
+
+// Buffer sizes of a connection.
+const (
+	// initialReadBuf is a connection's first read buffer; it grows, up to
+	// max_header_bytes, only for a request head that does not fit.
+	initialReadBuf = 4 << 10
+	// writeBufSize is a connection's write buffer; a small response is
+	// appended to it whole and sent in one write.
+	writeBufSize = 16 << 10
+	// inlineBody is the largest body copied into the write buffer; larger
+	// bodies in memory go out by writev next to the head, without a copy.
+	inlineBody = 16 << 10
+	// maxDiscard is how much of an unread request body is read and thrown
+	// away to keep a connection alive; past it the connection is closed.
+	maxDiscard = 256 << 10
+	// deadlineSlack is how far a deadline may lag before it is moved:
+	// setting one costs a timer update, so it is skipped when the one in
+	// force is close enough.
+	deadlineSlack = 500 * time.Millisecond
+)
+
+// Connection states, for closing idle keep-alive connections from the
+// accept loop.
+const (
+	stActive int32 = iota
+	stIdle
+	stEvicted
+)
+
+// conn is one client connection and the buffers it reuses for every
+// request: after the first request, serving a cached file allocates
+// nothing.
+type conn struct {
+	srv    *Server
+	st     *state
+	nc     net.Conn
+	remote string // "ip:port"
+	local  string
+
+	rbuf       []byte
+	rpos, rend int
+	wbuf       []byte
+	wbufp      *[]byte
+	rbufp      *[]byte
+
+	req     Request
+	hdrs    [maxHeaders]header
+	pathBuf []byte // the decoded, cleaned path of the current request
+	keyBuf  []byte // cache keys
+
+	state       atomic.Int32
+	rdl, wdl    time.Time // read and write deadlines in force
+	closeAfter  bool      // close once the current response is out
+	broken      bool      // a write failed: the client is gone
+	nreq        int
+	firstByte   time.Time // when the current request's first byte arrived
+	bufs        [2][]byte
+	nb          net.Buffers
+	resp        response
+	bodyReader  body
+	limitReader io.LimitedReader
+}
+
+func (s *Server) newConn(nc net.Conn) *conn {
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+	c := &conn{
+		srv:    s,
+		st:     s.state.Load(),
+		nc:     nc,
+		remote: nc.RemoteAddr().String(),
+		local:  nc.LocalAddr().String(),
+	}
+	c.rbufp = s.pools.read.Get().(*[]byte)
+	c.rbuf = *c.rbufp
+	c.wbufp = s.pools.write.Get().(*[]byte)
+	c.wbuf = (*c.wbufp)[:0]
+	c.req.headers = c.hdrs[:0]
+	c.pathBuf = make([]byte, 0, 256)
+	c.keyBuf = make([]byte, 0, 256)
+	s.track(c, true)
+	return c
+}
+
+// serve reads and answers requests until the connection ends.
+func (c *conn) serve() {
+	defer c.finish()
+	for {
+		st := c.readRequest()
+		if st < 0 {
+			return
+		}
+		if st > 0 {
+			c.answerMalformed(st)
+			return
+		}
+		c.serveRequest()
+		if c.closeAfter || c.broken {
+			c.flush()
+			return
+		}
+		// Pipelined requests already buffered are answered before the
+		// responses go out, so several share one write.
+		if c.rpos == c.rend || len(c.wbuf) >= writeBufSize {
+			if !c.flush() {
+				return
+			}
+		}
+	}
+}
+
+// finish closes the connection and returns its buffers.
+func (c *conn) finish() {
+	if p := recover(); p != nil {
+		c.srv.log.Error("panic serving connection", "client", c.remote, "panic", p, "stack", string(debug.Stack()))
+	}
+	c.nc.Close()
+	c.srv.track(c, false)
+	*c.rbufp = c.rbuf[:cap(c.rbuf)]
+	if cap(c.rbuf) <= 2*initialReadBuf {
+		c.srv.pools.read.Put(c.rbufp)
+	}
+	*c.wbufp = c.wbuf[:0]
+	if cap(c.wbuf) <= 4*writeBufSize {
+		c.srv.pools.write.Put(c.wbufp)
+	}
+	c.rbuf, c.wbuf = nil, nil
+	<-c.srv.connSlots
+	c.srv.connWG.Done()
+}
+
+// evictIfIdle closes the connection if it is idle between requests. The
+// accept loop calls it to make room.
+func (c *conn) evictIfIdle() bool {
+	if !c.state.CompareAndSwap(stIdle, stEvicted) {
+		return false
+	}
+	c.nc.SetReadDeadline(aLongTimeAgo)
+	return true
+}
+
+var aLongTimeAgo = time.Unix(1, 0)
+
+// setReadDeadline moves the read deadline to t unless the one in force is
+// within deadlineSlack of it.
+func (c *conn) setReadDeadline(t time.Time) {
+	if d := t.Sub(c.rdl); d > deadlineSlack || d < -deadlineSlack {
+		c.nc.SetReadDeadline(t)
+		c.rdl = t
+	}
+}
+
+// setWriteDeadline moves the write deadline to now+send_timeout when the
+// one in force has drifted: a client that accepts no bytes for send_timeout
+// is dropped.
+func (c *conn) setWriteDeadline(now time.Time) {
+	t := now.Add(c.st.cfg.SendTimeout.Duration)
+	if d := t.Sub(c.wdl); d > deadlineSlack || d < -deadlineSlack {
+		c.nc.SetWriteDeadline(t)
+		c.wdl = t
+	}
+}
+
+// readRequest reads and parses the next request head. It returns 0 when
+// c.req holds a request, a status for a request that must be refused, or
+// -1 when the connection should close quietly (the client left, or was
+// idle too long, or was evicted).
+func (c *conn) readRequest() int {
+	cfg := c.st.cfg
+	maxHead := int(cfg.MaxHeaderBytes)
+	scan := 0
+	waiting := true // no byte of this request yet
+	for {
+		data := c.rbuf[c.rpos:c.rend]
+		// Empty lines before a request line are ignored (RFC 9112 2.2).
+		for scan == 0 && len(data) >= 2 && data[0] == '\r' && data[1] == '\n' {
+			c.rpos += 2
+			data = data[2:]
+		}
+		if len(data) > 0 {
+			if waiting {
+				waiting = false
+				if c.firstByte.IsZero() {
+					c.firstByte = time.Now()
+				}
+			}
+			end, next, st := headEnd(data, scan)
+			if st != 0 {
+				return st
+			}
+			if end > 0 {
+				if end > maxHead {
+					return c.tooLarge(data[:end])
+				}
+				st := parseHead(data[:end], &c.req)
+				c.rpos += end
+				c.nreq++
+				return st
+			}
+			scan = next
+			if len(data) >= maxHead {
+				return c.tooLarge(data)
+			}
+		}
+		// More bytes are needed: make room, then read.
+		if c.rend == len(c.rbuf) {
+			if c.rpos > 0 {
+				n := copy(c.rbuf, c.rbuf[c.rpos:c.rend])
+				c.rpos, c.rend = 0, n
+			} else {
+				nb := make([]byte, min(2*len(c.rbuf), maxHead+initialReadBuf))
+				copy(nb, c.rbuf[:c.rend])
+				c.rbuf = nb
+			}
+		} else if c.rpos == c.rend {
+			c.rpos, c.rend = 0, 0
+		}
+		now := time.Now()
+		if waiting {
+			timeout := cfg.KeepaliveTimeout.Duration
+			if c.nreq == 0 {
+				timeout = cfg.HeaderTimeout.Duration
+			}
+			c.setReadDeadline(now.Add(timeout))
+			c.firstByte = time.Time{}
+			if c.nreq > 0 {
+				if c.srv.shuttingDown() {
+					return -1
+				}
+				c.state.Store(stIdle)
+			}
+		} else {
+			c.setReadDeadline(c.firstByte.Add(cfg.HeaderTimeout.Duration))
+		}
+		n, err := c.nc.Read(c.rbuf[c.rend:])
+		if waiting && c.nreq > 0 && !c.state.CompareAndSwap(stIdle, stActive) {
+			return -1 // evicted to make room
+		}
+		if waiting && c.nreq == 0 {
+			c.state.Store(stActive)
+		}
+		c.rend += n
+		if err != nil && n == 0 {
+			if waiting || len(c.rbuf[c.rpos:c.rend]) == 0 {
+				return -1
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return 408
+			}
+			return -1
+		}
+	}
+}
+
+// tooLarge picks 414 when the request line alone is over the limit, 431
+// otherwise.
+func (c *conn) tooLarge(head []byte) int {
+	line := head
+	for i, b := range head {
+		if b == '\n' {
+			line = head[:i]
+			break
+		}
+	}
+	if len(line) > maxRequestLine || len(line) >= int(c.st.cfg.MaxHeaderBytes) {
+		return 414
+	}
+	return 431
+}
+
+// flush writes the pending output. It returns false when the client is gone.
+func (c *conn) flush() bool {
+	if len(c.wbuf) == 0 {
+		return !c.broken
+	}
+	if c.broken {
+		c.wbuf = c.wbuf[:0]
+		return false
+	}
+	c.setWriteDeadline(time.Now())
+	_, err := c.nc.Write(c.wbuf)
+	c.wbuf = c.wbuf[:0]
+	if err != nil {
+		c.broken = true
+		return false
+	}
+	return true
+}
+
+// writeBody writes the pending output and then body, in one writev.
+func (c *conn) writeBody(body []byte) bool {
+	if c.broken {
+		c.wbuf = c.wbuf[:0]
+		return false
+	}
+	c.setWriteDeadline(time.Now())
+	c.bufs[0], c.bufs[1] = c.wbuf, body
+	c.nb = c.bufs[:]
+	_, err := c.nb.WriteTo(c.nc)
+	c.bufs[0], c.bufs[1] = nil, nil
+	c.wbuf = c.wbuf[:0]
+	if err != nil {
+		c.broken = true
+		return false
+	}
+	return true
+}
+
+// sendFile writes the pending output and then n bytes of f from off, by
+// sendfile(2) where the connection allows it, moving the write deadline as
+// the client accepts bytes. It reports how many body bytes went out.
+func (c *conn) sendFile(f *os.File, off, n int64) (int64, error) {
+	if !c.flush() {
+		return 0, errClientGone
+	}
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		return 0, err
+	}
+	var sent int64
+	for sent < n {
+		chunk := min(n-sent, 1<<20)
+		c.setWriteDeadline(time.Now())
+		c.limitReader.R, c.limitReader.N = f, chunk
+		w, err := io.Copy(c.nc, &c.limitReader)
+		sent += w
+		if err != nil {
+			c.broken = true
+			return sent, errClientGone
+		}
+		if w < chunk {
+			// The file shrank under us: the promised length cannot be
+			// kept, so the connection must end.
+			c.broken = true
+			return sent, errTruncated
+		}
+	}
+	c.limitReader.R = nil
+	return sent, nil
+}
+
+var (
+	errClientGone = errors.New("serve: client closed the connection")
+	errTruncated  = errors.New("serve: file shrank while it was sent")
+)

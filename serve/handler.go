@@ -1,0 +1,264 @@
+package serve
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"runtime/debug"
+	"syscall"
+	"time"
+)
+
+// serveRequest answers the request in c.req: it waits for a max_clients
+// slot, dispatches, drains what is left of the body and logs.
+func (c *conn) serveRequest() {
+	r := &c.req
+	c.resp = response{}
+	c.closeAfter = !r.keepAlive()
+	c.resp.noBody = r.method == mHEAD
+
+	if !c.acquireSlot() {
+		c.closeAfter = true
+		c.writeErrorWith(503, "Retry-After", "5")
+		c.logRequest()
+		return
+	}
+	defer c.releaseSlot()
+
+	limit := c.st.cfg.MaxBodyBytes
+	c.bodyReader.reset(c, int64(limit))
+	func() {
+		defer c.recoverHandler()
+		if r.contentLength > int64(limit) {
+			c.closeAfter = true
+			c.writeError(413)
+			return
+		}
+		c.dispatch()
+	}()
+	if !c.bodyReader.discard() {
+		c.closeAfter = true
+	}
+	c.logRequest()
+}
+
+// recoverHandler turns a panic in a handler into a 500 (or a closed
+// connection if the head was already sent) and an error log record.
+func (c *conn) recoverHandler() {
+	p := recover()
+	if p == nil {
+		return
+	}
+	c.srv.log.Error(fmt.Sprintf("panic serving %s: %v", c.req.Target, p), "client", c.remote, "stack", string(debug.Stack()))
+	if c.resp.headerSent {
+		c.closeAfter = true
+		c.broken = true
+		return
+	}
+	c.wbuf = c.wbuf[:0]
+	c.writeError(500)
+}
+
+// acquireSlot waits for a max_clients slot, at most queue_timeout.
+func (c *conn) acquireSlot() bool {
+	select {
+	case c.srv.slots <- struct{}{}:
+		return true
+	default:
+	}
+	c.srv.logFull("server reached max_clients (%d); requests are queued", cap(c.srv.slots))
+	t := time.NewTimer(c.st.cfg.QueueTimeout.Duration)
+	defer t.Stop()
+	select {
+	case c.srv.slots <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+func (c *conn) releaseSlot() { <-c.srv.slots }
+
+// answerMalformed answers a request that could not be parsed, and logs it.
+func (c *conn) answerMalformed(status int) {
+	c.resp = response{}
+	c.closeAfter = true
+	if c.nreq == 0 && c.rend == 0 {
+		return
+	}
+	c.writeError(status)
+	c.flush()
+	c.logRequest()
+}
+
+// dispatch routes the request: a cached hit, a file, a folder.
+func (c *conn) dispatch() {
+	r := &c.req
+	if len(r.rawPath) == 1 && r.rawPath[0] == '*' {
+		// OPTIONS *: the server's own methods.
+		c.answerOptions("GET, HEAD, POST, OPTIONS")
+		return
+	}
+	if cap(c.pathBuf) < len(r.rawPath)+1 {
+		c.pathBuf = make([]byte, 0, len(r.rawPath)+64)
+	}
+	clean, status := cleanPath(c.pathBuf[:0], r.rawPath)
+	if status != 0 {
+		c.writeError(status)
+		return
+	}
+	c.pathBuf = clean
+	host := r.host
+	if r.absHost != nil {
+		host = r.absHost
+	}
+	s := c.st.siteFor(host)
+	if hiddenPath(clean) {
+		c.writeError(403)
+		return
+	}
+	c.serveFile(s, clean)
+}
+
+// answerOptions answers OPTIONS with the methods allowed.
+func (c *conn) answerOptions(allow string) {
+	c.appendStatus(200, time.Now())
+	c.appendHeader("Allow", allow)
+	c.appendContentLength(0)
+	c.appendEndHead()
+}
+
+// serveFile serves the file or folder at the clean URL path p of site s.
+func (c *conn) serveFile(s *site, p []byte) {
+	r := &c.req
+	rel := relPath(p)
+	f, err := s.root.Open(rel)
+	if err != nil {
+		c.fileError(s, p, err)
+		return
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		c.fileError(s, p, err)
+		return
+	}
+	if fi.IsDir() {
+		if p[len(p)-1] != '/' {
+			c.redirectSlash(p)
+			return
+		}
+		c.serveDir(s, p, f)
+		return
+	}
+	if !fi.Mode().IsRegular() {
+		c.writeError(403)
+		return
+	}
+	if p[len(p)-1] == '/' {
+		// "/file.txt/" names no folder.
+		c.writeError(404)
+		return
+	}
+	if !c.staticMethod() {
+		return
+	}
+	typ := c.contentType(s, fi.Name())
+	ct := content{
+		typ:     typ,
+		size:    fi.Size(),
+		modTime: fi.ModTime(),
+		etag:    makeETag(fi),
+		file:    f,
+	}
+	_ = r
+	c.serveContent(&ct)
+}
+
+// staticMethod answers 405 (or OPTIONS) for methods a static resource does
+// not allow, and reports whether the request may go on.
+func (c *conn) staticMethod() bool {
+	switch c.req.method {
+	case mGET, mHEAD:
+		return true
+	case mOPTIONS:
+		c.answerOptions("GET, HEAD, OPTIONS")
+		return false
+	}
+	c.writeErrorWith(405, "Allow", "GET, HEAD, OPTIONS")
+	return false
+}
+
+// contentType returns the Content-Type for a file name.
+func (c *conn) contentType(s *site, name string) string {
+	if t, ok := c.st.types.Lookup(name); ok {
+		return t
+	}
+	return s.defaultType
+}
+
+// relPath turns a clean URL path into a name relative to a root.
+func relPath(p []byte) string {
+	if len(p) <= 1 {
+		return "."
+	}
+	q := p[1:]
+	if q[len(q)-1] == '/' {
+		q = q[:len(q)-1]
+	}
+	return string(q)
+}
+
+// redirectSlash answers 301 to the folder's path with its slash, keeping
+// the query string.
+func (c *conn) redirectSlash(p []byte) {
+	loc := make([]byte, 0, len(p)+len(c.req.rawQuery)+2)
+	loc = appendEscapedPath(loc, p)
+	loc = append(loc, '/')
+	if c.req.hasQuery {
+		loc = append(loc, '?')
+		loc = append(loc, c.req.rawQuery...)
+	}
+	c.redirect(301, loc)
+}
+
+// fileError maps an error from opening or reading a file to a response
+// and, when it is not the client's doing, an error log record.
+func (c *conn) fileError(s *site, p []byte, err error) {
+	status := statusOf(err)
+	switch status {
+	case 404:
+		c.srv.log.Info(fmt.Sprintf("File does not exist: %s%s", s.dir, p), "client", c.remote)
+	case 403:
+		c.srv.log.Info(fmt.Sprintf("Permission denied: %s%s: %v", s.dir, p, err), "client", c.remote)
+	case 503:
+		c.srv.log.Error(fmt.Sprintf("%s%s: %v", s.dir, p, err), "client", c.remote)
+		c.writeErrorWith(503, "Retry-After", "1")
+		return
+	default:
+		c.srv.log.Error(fmt.Sprintf("%s%s: %v", s.dir, p, err), "client", c.remote)
+	}
+	c.writeError(status)
+}
+
+// statusOf maps a file system error to a status: missing files 404,
+// refused ones 403, exhausted descriptors 503, anything else 500.
+func statusOf(err error) int {
+	switch {
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.ENAMETOOLONG),
+		errors.Is(err, syscall.ELOOP):
+		return 404
+	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EACCES):
+		return 403
+	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE):
+		return 503
+	}
+	// os.Root reports a path that escapes it (a symlink leading out) with
+	// an error of its own.
+	var pe *os.PathError
+	if errors.As(err, &pe) && pe.Err != nil && pe.Err.Error() == "path escapes from parent" {
+		return 404
+	}
+	return 500
+}

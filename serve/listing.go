@@ -1,0 +1,370 @@
+package serve
+
+import (
+	"bytes"
+	"encoding/json"
+	"hash/fnv"
+	"html/template"
+	"io"
+	"io/fs"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// listEntry is one row of a directory listing.
+type listEntry struct {
+	Name    string    `json:"name"`
+	Dir     bool      `json:"-"`
+	Type    string    `json:"type"` // "file", "dir" or "other"
+	Size    int64     `json:"size"`
+	ModTime time.Time `json:"modified"`
+	URL     string    `json:"url"` // relative, percent-escaped
+}
+
+// listing is a whole directory listing, as the template and JSON see it.
+type listing struct {
+	Path      string      `json:"path"`
+	Entries   []listEntry `json:"entries"`
+	Total     int         `json:"total"`     // entries in the folder, shown or not
+	Truncated bool        `json:"truncated"` // more than listing_max_entries
+	Parent    bool        `json:"-"`
+	Sort      byte        `json:"-"` // 'N', 'S' or 'M'
+	Desc      bool        `json:"-"`
+	Version   string      `json:"-"`
+}
+
+// sortParams reads Apache's listing query: C=N|S|M (column) and O=A|D
+// (order), separated by ';' or '&'.
+func sortParams(q []byte) (col byte, desc bool) {
+	col = 'N'
+	for len(q) > 0 {
+		var kv []byte
+		if i := bytes.IndexAny(q, ";&"); i >= 0 {
+			kv, q = q[:i], q[i+1:]
+		} else {
+			kv, q = q, nil
+		}
+		if len(kv) != 3 || kv[1] != '=' {
+			continue
+		}
+		switch kv[0] {
+		case 'C':
+			if kv[2] == 'N' || kv[2] == 'S' || kv[2] == 'M' {
+				col = kv[2]
+			}
+		case 'O':
+			desc = kv[2] == 'D'
+		}
+	}
+	return col, desc
+}
+
+// wantsJSON reports whether an Accept value prefers application/json to
+// text/html.
+func wantsJSON(accept []byte) bool {
+	var jsonQ, htmlQ float64 = -1, -1
+	forEachToken(accept, func(tok []byte) {
+		name, params := tok, []byte(nil)
+		if i := bytes.IndexByte(tok, ';'); i >= 0 {
+			name, params = trimOWS(tok[:i]), tok[i+1:]
+		}
+		q := qValue(params)
+		switch {
+		case equalFold(name, "application/json"):
+			jsonQ = max(jsonQ, q)
+		case equalFold(name, "text/html"):
+			htmlQ = max(htmlQ, q)
+		}
+	})
+	return jsonQ > 0 && jsonQ > htmlQ
+}
+
+// qValue reads the q parameter of a list element; 1 when absent.
+func qValue(params []byte) float64 {
+	for _, p := range bytes.Split(params, []byte{';'}) {
+		p = trimOWS(p)
+		if len(p) > 2 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=' {
+			if q, err := strconv.ParseFloat(string(p[2:]), 64); err == nil {
+				return q
+			}
+			return 0
+		}
+	}
+	return 1
+}
+
+// serveDir answers a folder: its first index file, else a listing, else 403.
+func (c *conn) serveDir(s *site, p []byte, dir *os.File) {
+	rel := relPath(p)
+	for _, name := range s.index {
+		fi, err := s.root.Stat(joinRel(rel, name))
+		if err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		ip := make([]byte, 0, len(p)+len(name))
+		ip = append(append(ip, p...), name...)
+		c.serveFile(s, ip)
+		return
+	}
+	if !s.listing {
+		c.srv.log.Info("Cannot serve directory "+s.dir+string(p)+": No matching index file and listing is off", "client", c.remote)
+		c.writeError(403)
+		return
+	}
+	if !c.staticMethod() {
+		return
+	}
+	dfi, err := dir.Stat()
+	if err != nil {
+		c.fileError(s, p, err)
+		return
+	}
+	col, desc := sortParams(c.req.rawQuery)
+	l, err := readListing(s, rel, dir, c.st.cfg.ListingMaxEntries)
+	if err != nil {
+		c.fileError(s, p, err)
+		return
+	}
+	l.Path = string(p)
+	l.Parent = len(p) > 1
+	l.Sort, l.Desc = col, desc
+	sortListing(l.Entries, col, desc)
+	var buf bytes.Buffer
+	typ := "text/html; charset=utf-8"
+	if wantsJSON(c.req.accept) {
+		typ = "application/json; charset=utf-8"
+		enc := json.NewEncoder(&buf)
+		enc.SetIndent("", " ")
+		err = enc.Encode(l)
+	} else {
+		err = listingTemplate.Execute(&buf, l)
+	}
+	if err != nil {
+		// Rendered into a buffer first, so a failure is a clean 500.
+		c.srv.log.Error("listing "+s.dir+string(p)+": "+err.Error(), "client", c.remote)
+		c.writeError(500)
+		return
+	}
+	body := buf.Bytes()
+	h := fnv.New64a()
+	h.Write(body)
+	ct := content{
+		typ:     typ,
+		size:    int64(len(body)),
+		modTime: dfi.ModTime(),
+		etag:    "\"l" + strconv.FormatUint(h.Sum64(), 16) + "\"",
+		body:    body,
+		vary:    "Accept",
+	}
+	c.serveContent(&ct)
+}
+
+func joinRel(rel, name string) string {
+	if rel == "." {
+		return name
+	}
+	return rel + "/" + name
+}
+
+// readListing reads up to max entries of dir (dotfiles left out), counting
+// the rest.
+func readListing(s *site, rel string, dir *os.File, max int) (*listing, error) {
+	l := &listing{Version: Version}
+	for {
+		batch, err := dir.ReadDir(256)
+		for _, de := range batch {
+			name := de.Name()
+			if name == "" || name[0] == '.' {
+				continue
+			}
+			l.Total++
+			if len(l.Entries) >= max {
+				l.Truncated = true
+				continue
+			}
+			fi, ierr := de.Info()
+			if ierr != nil {
+				continue // removed meanwhile
+			}
+			if fi.Mode()&fs.ModeSymlink != 0 {
+				// Show what the link leads to, if it stays inside the root.
+				if tfi, serr := s.root.Stat(joinRel(rel, name)); serr == nil {
+					fi = tfi
+				} else {
+					continue
+				}
+			}
+			e := listEntry{Name: name, Size: fi.Size(), ModTime: fi.ModTime().UTC().Truncate(time.Second)}
+			switch {
+			case fi.IsDir():
+				e.Dir, e.Type, e.Size = true, "dir", 0
+				e.URL = string(appendEscapedPath(nil, []byte(name))) + "/"
+			case fi.Mode().IsRegular():
+				e.Type = "file"
+				e.URL = string(appendEscapedPath(nil, []byte(name)))
+			default:
+				e.Type = "other"
+				e.URL = string(appendEscapedPath(nil, []byte(name)))
+			}
+			l.Entries = append(l.Entries, e)
+		}
+		if err == io.EOF || len(batch) == 0 {
+			return l, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// sortListing orders entries, folders first, by the column asked.
+func sortListing(es []listEntry, col byte, desc bool) {
+	slices.SortStableFunc(es, func(a, b listEntry) int {
+		if a.Dir != b.Dir {
+			if a.Dir {
+				return -1
+			}
+			return 1
+		}
+		var r int
+		switch col {
+		case 'S':
+			r = cmpInt64(a.Size, b.Size)
+		case 'M':
+			r = a.ModTime.Compare(b.ModTime)
+		}
+		if r == 0 {
+			r = strings.Compare(a.Name, b.Name)
+		}
+		if desc {
+			r = -r
+		}
+		return r
+	})
+}
+
+func cmpInt64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// humanSize prints a size in binary units: "912 B", "1.2 KiB", "34 MiB".
+func humanSize(n int64) string {
+	if n < 1024 {
+		return strconv.FormatInt(n, 10) + " B"
+	}
+	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB"}
+	f := float64(n)
+	u := -1
+	for f >= 1024 && u < len(units)-1 {
+		f /= 1024
+		u++
+	}
+	if f < 10 {
+		return strconv.FormatFloat(f, 'f', 1, 64) + " " + units[u]
+	}
+	return strconv.FormatFloat(f, 'f', 0, 64) + " " + units[u]
+}
+
+// appendEscapedPath percent-escapes a URL path for use in a Location or
+// an href: everything but unreserved characters, '/' and a few sub-delims
+// is escaped, ':' included so that no name reads as a URL scheme.
+func appendEscapedPath(dst, p []byte) []byte {
+	const hex = "0123456789ABCDEF"
+	for _, c := range p {
+		if isAlnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '/' ||
+			c == '!' || c == '$' || c == '&' || c == '\'' || c == '(' || c == ')' ||
+			c == '*' || c == '+' || c == ',' || c == '=' || c == '@' {
+			dst = append(dst, c)
+			continue
+		}
+		dst = append(dst, '%', hex[c>>4], hex[c&15])
+	}
+	return dst
+}
+
+// sortLink is the query of a column header: the same column flips order.
+func sortLink(l *listing, col string) string {
+	order := "A"
+	if string(l.Sort) == col && !l.Desc {
+		order = "D"
+	}
+	return "?C=" + col + ";O=" + order
+}
+
+// sortMark shows which column sorts, and which way.
+func sortMark(l *listing, col string) string {
+	if string(l.Sort) != col {
+		return ""
+	}
+	if l.Desc {
+		return " ▼"
+	}
+	return " ▲"
+}
+
+// listingTemplate renders a listing; html/template escapes every name for
+// its context (the href values are already percent-escaped).
+var listingTemplate = template.Must(template.New("listing").Funcs(template.FuncMap{
+	"size":     humanSize,
+	"sortLink": sortLink,
+	"sortMark": sortMark,
+	"when":     func(t time.Time) string { return t.Format("2006-01-02 15:04") },
+	"iso":      func(t time.Time) string { return t.Format(time.RFC3339) },
+}).Parse(listingHTML))
+
+const listingHTML = `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Index of {{.Path}}</title>
+<style>
+:root { color-scheme: light dark; --fg: #1d1d1f; --bg: #fff; --muted: #6e6e73; --line: #e5e5ea; --link: #0a58ca; --hover: #f5f5f7; }
+@media (prefers-color-scheme: dark) { :root { --fg: #f5f5f7; --bg: #1c1c1e; --muted: #98989d; --line: #38383a; --link: #6ea8fe; --hover: #2c2c2e; } }
+* { box-sizing: border-box; }
+body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg); background: var(--bg); }
+main { max-width: 60rem; margin: 0 auto; padding: 1.5rem 1rem 3rem; }
+h1 { font-size: 1.35rem; font-weight: 600; margin: 0 0 1rem; word-break: break-all; }
+table { width: 100%; border-collapse: collapse; }
+th, td { padding: .45rem .6rem; text-align: left; border-bottom: 1px solid var(--line); }
+th { font-size: .8rem; font-weight: 600; text-transform: uppercase; letter-spacing: .04em; color: var(--muted); }
+th a { color: inherit; text-decoration: none; }
+td.name { word-break: break-all; }
+td.size, th.size { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
+td.date { white-space: nowrap; color: var(--muted); font-variant-numeric: tabular-nums; }
+tbody tr:hover { background: var(--hover); }
+a { color: var(--link); text-decoration: none; }
+a:hover { text-decoration: underline; }
+.icon { display: inline-block; width: 1.4em; }
+footer { margin-top: 1.5rem; font-size: .8rem; color: var(--muted); }
+@media (max-width: 36rem) { th.date, td.date { display: none; } th, td { padding: .55rem .35rem; } }
+</style>
+</head>
+<body>
+<main>
+<h1>Index of {{.Path}}</h1>
+<table>
+<thead><tr><th><a href="{{sortLink . "N"}}">Name{{sortMark . "N"}}</a></th><th class="date"><a href="{{sortLink . "M"}}">Last modified{{sortMark . "M"}}</a></th><th class="size"><a href="{{sortLink . "S"}}">Size{{sortMark . "S"}}</a></th></tr></thead>
+<tbody>
+{{- if .Parent}}
+<tr><td class="name"><a href="../"><span class="icon">↩</span>Parent folder</a></td><td class="date"></td><td class="size"></td></tr>
+{{- end}}
+{{- range .Entries}}
+<tr><td class="name"><a href="{{.URL}}"><span class="icon">{{if .Dir}}📁{{else}}📄{{end}}</span>{{.Name}}{{if .Dir}}/{{end}}</a></td><td class="date"><time datetime="{{iso .ModTime}}">{{when .ModTime}}</time></td><td class="size">{{if .Dir}}—{{else}}{{size .Size}}{{end}}</td></tr>
+{{- end}}
+</tbody>
+</table>
+<footer>{{len .Entries}} {{if eq (len .Entries) 1}}entry{{else}}entries{{end}}{{if .Truncated}} shown of {{.Total}}{{end}} · pwebs/{{.Version}}</footer>
+</main>
+</body>
+</html>
+`

@@ -1,0 +1,423 @@
+// Package serve is pwebs's HTTP/1.x engine and everything that speaks HTTP:
+// the accept loop, the request parser, the response writer, path
+// resolution, static files, listings and virtual hosts. It is the only
+// package that knows about sockets and HTTP; the leaves (cache, cgi, ssi,
+// logging) are driven from here and never see a connection.
+//
+// The engine is written for a hot path that does not allocate: a cached
+// file is answered by looking it up, appending the response head and body to
+// the connection's write buffer and writing it in one system call.
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Version is pwebs's version, sent in the Server header.
+const Version = "0.1.0"
+
+// serverHeader is the Server response header line.
+const serverHeader = "Server: pwebs/" + Version + "\r\n"
+
+// Accept-loop back-off after EMFILE/ENFILE and other temporary errors.
+const (
+	acceptBackoffMin = 5 * time.Millisecond
+	acceptBackoffMax = time.Second
+)
+
+// Server is one running pwebs: its listeners, its connections and the
+// current configuration. New builds it, Listen binds, Serve accepts until
+// Shutdown.
+type Server struct {
+	state atomic.Pointer[state] // the configuration new connections use
+	log   *slog.Logger
+
+	mu        sync.Mutex
+	listeners []net.Listener
+	conns     map[*conn]struct{}
+	closing   bool
+	done      chan struct{} // closed by Shutdown
+
+	// slots bounds requests being served (max_clients); a channel's
+	// blocked senders are woken in FIFO order.
+	slots chan struct{}
+	// connSlots bounds open connections (max_connections).
+	connSlots chan struct{}
+	maxConns  int
+
+	active   sync.WaitGroup // requests being served
+	connWG   sync.WaitGroup // connection goroutines
+	acceptWG sync.WaitGroup
+	date     dateCache
+	pools    pools
+
+	// fullLogged is the unix second when "at max_clients" was last logged.
+	fullLogged atomic.Int64
+}
+
+// New builds a server for cfg; it binds nothing yet.
+func New(cfg *Config, log *slog.Logger) (*Server, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	st, err := newState(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		log:   log,
+		conns: make(map[*conn]struct{}),
+		done:  make(chan struct{}),
+		slots: make(chan struct{}, cfg.MaxClients),
+	}
+	s.maxConns = cfg.MaxConnections
+	if s.maxConns == 0 {
+		s.maxConns = derivedMaxConnections()
+	}
+	s.connSlots = make(chan struct{}, s.maxConns)
+	s.pools.init(int(cfg.MaxHeaderBytes))
+	s.state.Store(st)
+	return s, nil
+}
+
+// derivedMaxConnections leaves room below the open-file limit for the
+// files, pipes and logs the requests themselves need.
+func derivedMaxConnections() int {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		return 1024
+	}
+	n := int(rl.Cur)
+	if rl.Cur > 1<<20 {
+		n = 1 << 20
+	}
+	n = n - 32 - n/4
+	return max(n, 16)
+}
+
+// RaiseFileLimit raises the soft open-file limit to the hard limit (Go does
+// this at start on Linux already; doing it here makes it explicit and
+// reports the result).
+func RaiseFileLimit() (uint64, error) {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		return 0, err
+	}
+	if rl.Cur < rl.Max {
+		rl.Cur = rl.Max
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+			return rl.Cur, err
+		}
+	}
+	return rl.Cur, nil
+}
+
+// MaxConnections returns the connection bound in force.
+func (s *Server) MaxConnections() int { return s.maxConns }
+
+// Config returns the configuration new connections use.
+func (s *Server) Config() *Config { return s.state.Load().cfg }
+
+// Listen binds every address of the configuration. It is separate from
+// Serve so that a server started as root can bind privileged ports and then
+// drop its privileges before serving.
+func (s *Server) Listen() error {
+	cfg := s.state.Load().cfg
+	var lns []net.Listener
+	for _, addr := range cfg.Listen {
+		ln, err := listen(addr, cfg.ListenBacklog)
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			return err
+		}
+		lns = append(lns, ln)
+	}
+	s.mu.Lock()
+	s.listeners = append(s.listeners, lns...)
+	s.mu.Unlock()
+	return nil
+}
+
+// AddListener adds a listener the caller bound itself (tests use
+// 127.0.0.1:0).
+func (s *Server) AddListener(ln net.Listener) {
+	s.mu.Lock()
+	s.listeners = append(s.listeners, ln)
+	s.mu.Unlock()
+}
+
+// listen binds addr with the configured backlog.
+func listen(addr string, backlog int) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		if errors.Is(err, syscall.EACCES) {
+			return nil, fmt.Errorf("listen %s: %w (ports below 1024 need root: start pwebs as root with user set in pwebs.conf, or grant it CAP_NET_BIND_SERVICE)", addr, err)
+		}
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	// Go listens with the system's somaxconn; listen(2) again on a listening
+	// socket only changes its backlog.
+	if tl, ok := ln.(*net.TCPListener); ok {
+		if rc, err := tl.SyscallConn(); err == nil {
+			rc.Control(func(fd uintptr) { syscall.Listen(int(fd), backlog) })
+		}
+	}
+	return ln, nil
+}
+
+// Addrs returns the addresses listened on.
+func (s *Server) Addrs() []net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []net.Addr
+	for _, ln := range s.listeners {
+		out = append(out, ln.Addr())
+	}
+	return out
+}
+
+// Serve accepts connections on every listener until Shutdown. It returns
+// nil after a shutdown.
+func (s *Server) Serve() error {
+	s.mu.Lock()
+	lns := s.listeners
+	s.mu.Unlock()
+	if len(lns) == 0 {
+		return errors.New("serve: no listener")
+	}
+	for _, ln := range lns {
+		s.acceptWG.Add(1)
+		go s.acceptLoop(ln)
+	}
+	<-s.done
+	s.acceptWG.Wait()
+	return nil
+}
+
+func (s *Server) acceptLoop(ln net.Listener) {
+	defer s.acceptWG.Done()
+	backoff := time.Duration(0)
+	for {
+		if !s.acquireConnSlot() {
+			return
+		}
+		nc, err := ln.Accept()
+		if err != nil {
+			<-s.connSlots
+			select {
+			case <-s.done:
+				return
+			default:
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// EMFILE, ENFILE, ECONNABORTED and the like: wait and retry, and
+			// free a descriptor held by an idle connection.
+			if backoff == 0 {
+				backoff = acceptBackoffMin
+			} else {
+				backoff = min(2*backoff, acceptBackoffMax)
+			}
+			if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+				s.closeIdle(1)
+				s.logFull("accept: %v; retrying in %v", err, backoff)
+			}
+			select {
+			case <-time.After(backoff):
+			case <-s.done:
+				return
+			}
+			continue
+		}
+		backoff = 0
+		c := s.newConn(nc)
+		if c == nil {
+			<-s.connSlots
+			nc.Close()
+			continue
+		}
+		s.connWG.Add(1)
+		go c.serve()
+	}
+}
+
+// acquireConnSlot waits for room below max_connections, closing idle
+// keep-alive connections to make it. It returns false on shutdown.
+func (s *Server) acquireConnSlot() bool {
+	select {
+	case s.connSlots <- struct{}{}:
+		return true
+	default:
+	}
+	s.logFull("max_connections (%d) reached; closing idle connections", s.maxConns)
+	for {
+		s.closeIdle(max(1, s.maxConns/64))
+		t := time.NewTimer(50 * time.Millisecond)
+		select {
+		case s.connSlots <- struct{}{}:
+			t.Stop()
+			return true
+		case <-s.done:
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+	}
+}
+
+// logFull writes a warning at most once a minute.
+func (s *Server) logFull(format string, args ...any) {
+	now := time.Now().Unix()
+	last := s.fullLogged.Load()
+	if now-last < 60 || !s.fullLogged.CompareAndSwap(last, now) {
+		return
+	}
+	s.log.Warn(fmt.Sprintf(format, args...))
+}
+
+// closeIdle closes up to n connections that are idle in keep-alive.
+func (s *Server) closeIdle(n int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	closed := 0
+	for c := range s.conns {
+		if closed >= n {
+			break
+		}
+		if c.evictIfIdle() {
+			closed++
+		}
+	}
+	return closed
+}
+
+// Shutdown stops accepting, closes idle connections, lets requests in
+// flight finish until ctx ends, then closes what is left. It also stops
+// every helper the configuration started.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closing = true
+	close(s.done)
+	for _, ln := range s.listeners {
+		ln.Close()
+	}
+	s.mu.Unlock()
+	s.acceptWG.Wait()
+	s.closeIdle(1 << 30)
+
+	finished := make(chan struct{})
+	go func() {
+		s.connWG.Wait()
+		close(finished)
+	}()
+	var err error
+	select {
+	case <-finished:
+	case <-ctx.Done():
+		err = ctx.Err()
+		s.mu.Lock()
+		for c := range s.conns {
+			c.nc.Close()
+		}
+		s.mu.Unlock()
+		<-finished
+	}
+	s.state.Load().close()
+	return err
+}
+
+// Reload makes new connections use cfg; connections already open keep the
+// configuration they started with. Listen addresses are not changed by a
+// reload.
+func (s *Server) Reload(cfg *Config) error {
+	st, err := newState(cfg, s.log)
+	if err != nil {
+		return err
+	}
+	old := s.state.Swap(st)
+	// Requests in flight may still use the old state's roots for a while.
+	time.AfterFunc(cfg.ShutdownTimeout.Duration+time.Minute, old.close)
+	return nil
+}
+
+// shuttingDown reports whether Shutdown has begun.
+func (s *Server) shuttingDown() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (s *Server) track(c *conn, add bool) {
+	s.mu.Lock()
+	if add {
+		s.conns[c] = struct{}{}
+	} else {
+		delete(s.conns, c)
+	}
+	s.mu.Unlock()
+}
+
+// dateCache keeps the Date header line for the current second.
+type dateCache struct {
+	sec  atomic.Int64
+	line atomic.Pointer[[]byte]
+	mu   sync.Mutex
+}
+
+// get returns "Date: ...\r\n" + the Server line for now.
+func (d *dateCache) get(now time.Time) []byte {
+	sec := now.Unix()
+	if d.sec.Load() == sec {
+		if p := d.line.Load(); p != nil {
+			return *p
+		}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.sec.Load() != sec || d.line.Load() == nil {
+		b := make([]byte, 0, 64)
+		b = append(b, "Date: "...)
+		b = now.UTC().AppendFormat(b, httpTimeFormat)
+		b = append(b, "\r\n"+serverHeader...)
+		d.line.Store(&b)
+		d.sec.Store(sec)
+	}
+	return *d.line.Load()
+}
+
+// httpTimeFormat is the IMF-fixdate form of RFC 9110.
+const httpTimeFormat = "Mon, 02 Jan 2006 15:04:05 GMT"
+
+// pools hands out connection buffers.
+type pools struct {
+	read  sync.Pool
+	write sync.Pool
+	size  int
+}
+
+func (p *pools) init(maxHeader int) {
+	p.size = maxHeader
+	p.read.New = func() any { b := make([]byte, initialReadBuf); return &b }
+	p.write.New = func() any { b := make([]byte, 0, writeBufSize); return &b }
+}
+
+var _ = os.Getpid

@@ -1,0 +1,155 @@
+package serve
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+)
+
+// state is everything built from one Config: the sites with their open
+// roots, the host table and the mime types. It is immutable once built;
+// SIGHUP builds a new one and new connections use it.
+type state struct {
+	cfg    *Config
+	log    *slog.Logger
+	types  *Types
+	sites  []*site
+	byHost map[string]*site
+	def    *site
+
+	closeOnce sync.Once
+}
+
+// site is one document root and its serving settings: the top level or a
+// [[vhost]].
+type site struct {
+	id           byte   // index in state.sites, the first byte of cache keys
+	name         string // the first vhost name, or the server name
+	dir          string // the document root, absolute
+	root         *os.Root
+	index        []string
+	listing      bool
+	defaultType  string
+	serverAdmin  string
+	maxBodyBytes int64
+}
+
+func newState(cfg *Config, log *slog.Logger) (*state, error) {
+	if len(cfg.VHost) > 254 {
+		return nil, fmt.Errorf("at most 254 virtual hosts are supported, not %d", len(cfg.VHost))
+	}
+	st := &state{cfg: cfg, log: log, types: cfg.types, byHost: make(map[string]*site)}
+	if st.types == nil {
+		if err := cfg.finish(nil); err != nil {
+			return nil, err
+		}
+		st.types = cfg.types
+	}
+	def, err := newSite(0, cfg.ServerName, cfg.DocumentRoot, cfg)
+	if err != nil {
+		return nil, err
+	}
+	st.def = def
+	st.sites = append(st.sites, def)
+	for i, v := range cfg.VHost {
+		s, err := newSite(byte(i+1), v.Names[0], v.DocumentRoot, cfg)
+		if err != nil {
+			st.close()
+			return nil, err
+		}
+		if v.Index != nil {
+			s.index = *v.Index
+		}
+		if v.DefaultType != nil {
+			s.defaultType = *v.DefaultType
+		}
+		if v.Listing != nil {
+			s.listing = *v.Listing
+		}
+		if v.ServerAdmin != nil {
+			s.serverAdmin = *v.ServerAdmin
+		}
+		if v.MaxBodyBytes != nil {
+			s.maxBodyBytes = int64(*v.MaxBodyBytes)
+		}
+		st.sites = append(st.sites, s)
+		for _, n := range v.Names {
+			st.byHost[strings.ToLower(n)] = s
+		}
+	}
+	return st, nil
+}
+
+func newSite(id byte, name, dir string, cfg *Config) (*site, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("document_root: %w", err)
+	}
+	return &site{
+		id:           id,
+		name:         name,
+		dir:          dir,
+		root:         root,
+		index:        cfg.Index,
+		listing:      cfg.Listing,
+		defaultType:  cfg.DefaultType,
+		serverAdmin:  cfg.ServerAdmin,
+		maxBodyBytes: int64(cfg.MaxBodyBytes),
+	}, nil
+}
+
+// close releases the roots; requests still using them get errors, so it
+// runs only once no request can.
+func (st *state) close() {
+	st.closeOnce.Do(func() {
+		for _, s := range st.sites {
+			s.root.Close()
+		}
+	})
+}
+
+// siteFor picks the site for a Host value (port ignored, case-insensitive)
+// without allocating.
+func (st *state) siteFor(host []byte) *site {
+	if len(st.byHost) == 0 || len(host) == 0 {
+		return st.def
+	}
+	// Strip the port: "[v6]:port" or "name:port".
+	if host[0] == '[' {
+		if i := strings.IndexByte(string(host), ']'); i >= 0 {
+			host = host[:i+1]
+		}
+	} else if i := lastIndexByte(host, ':'); i >= 0 {
+		host = host[:i]
+	}
+	// A trailing dot names the same host.
+	if n := len(host); n > 0 && host[n-1] == '.' {
+		host = host[:n-1]
+	}
+	var buf [256]byte
+	if len(host) > len(buf) {
+		return st.def
+	}
+	b := buf[:len(host)]
+	for i, c := range host {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b[i] = c
+	}
+	if s, ok := st.byHost[string(b)]; ok {
+		return s
+	}
+	return st.def
+}
+
+func lastIndexByte(b []byte, c byte) int {
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] == c {
+			return i
+		}
+	}
+	return -1
+}
