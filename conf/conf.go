@@ -43,8 +43,16 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.Strin
 // 1024, as Apache and nginx read them). Units are case-insensitive.
 type Size int64
 
-// ErrSize is returned for a size string that cannot be read.
+// ErrSize is returned (wrapped) for a size string that cannot be read.
 var ErrSize = errors.New("conf: invalid size")
+
+// sizeError explains a size that cannot be read; errors.Is matches ErrSize.
+type sizeError struct{ s string }
+
+func (e *sizeError) Error() string {
+	return fmt.Sprintf("invalid size %q (want a value such as \"64MiB\")", e.s)
+}
+func (e *sizeError) Is(target error) bool { return target == ErrSize }
 
 var units = []struct {
 	suffix string
@@ -69,19 +77,19 @@ func ParseSize(s string) (Size, error) {
 		}
 	}
 	if t == "" {
-		return 0, fmt.Errorf("%w %q (want a value such as \"64MiB\")", ErrSize, s)
+		return 0, &sizeError{s}
 	}
 	// Fractions ("1.5MiB") are allowed; the result is rounded down to a byte.
 	if strings.ContainsAny(t, ".eE") {
 		f, err := strconv.ParseFloat(t, 64)
 		if err != nil || f < 0 || f*float64(mult) > float64(1<<62) {
-			return 0, fmt.Errorf("%w %q (want a value such as \"64MiB\")", ErrSize, s)
+			return 0, &sizeError{s}
 		}
 		return Size(f * float64(mult)), nil
 	}
 	n, err := strconv.ParseInt(t, 10, 64)
 	if err != nil || n < 0 || n > (1<<62)/mult {
-		return 0, fmt.Errorf("%w %q (want a value such as \"64MiB\")", ErrSize, s)
+		return 0, &sizeError{s}
 	}
 	return Size(n * mult), nil
 }

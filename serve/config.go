@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -148,8 +151,11 @@ type ConfigError struct {
 func (e *ConfigError) Error() string { return strings.Join(e.Problems, "\n") }
 
 // LoadConfig reads the config file at path; path "" means the built-in
-// defaults. The returned error is a *ConfigError listing every problem.
-func LoadConfig(path string) (*Config, error) {
+// defaults, relative to the current folder. override, when not nil, runs
+// after the file is decoded and before anything is validated (the command
+// line's -listen and -root use it). The returned error is a *ConfigError
+// listing every problem.
+func LoadConfig(path string, override func(*Config)) (*Config, error) {
 	c := DefaultConfig()
 	if path == "" {
 		wd, err := os.Getwd()
@@ -157,6 +163,9 @@ func LoadConfig(path string) (*Config, error) {
 			return nil, &ConfigError{Problems: []string{"pwebs: " + err.Error()}}
 		}
 		c.base = wd
+		if override != nil {
+			override(c)
+		}
 		if err := c.finish(nil); err != nil {
 			return nil, err
 		}
@@ -172,15 +181,7 @@ func LoadConfig(path string) (*Config, error) {
 	}
 	c.file = path
 	c.base = filepath.Dir(abs)
-	lines, perr := keyLines(data)
-	if perr != nil {
-		return nil, &ConfigError{Problems: []string{fmt.Sprintf("%s:%s", path, perr)}}
-	}
-	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
-	if err := dec.Decode(c); err != nil {
-		return nil, &ConfigError{Problems: decodeProblems(path, err)}
-	}
-	return c, c.finish(lines)
+	return c.decode(data, override)
 }
 
 // ParseConfig is LoadConfig on data already read, with relative paths
@@ -189,14 +190,28 @@ func LoadConfig(path string) (*Config, error) {
 func ParseConfig(name, base string, data []byte) (*Config, error) {
 	c := DefaultConfig()
 	c.file, c.base = name, base
-	lines, perr := keyLines(data)
+	return c.decode(data, nil)
+}
+
+// decode fills c from a TOML document, then resolves and validates it.
+func (c *Config) decode(data []byte, override func(*Config)) (*Config, error) {
+	lines, kinds, perr := scanKeys(data)
 	if perr != nil {
-		return nil, &ConfigError{Problems: []string{fmt.Sprintf("%s:%s", name, perr)}}
+		return nil, &ConfigError{Problems: []string{fmt.Sprintf("%s:%s", c.file, perr)}}
+	}
+	if probs := checkValueKinds(c.file, lines, kinds); len(probs) > 0 {
+		return nil, &ConfigError{Problems: probs}
 	}
 	if err := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields().Decode(c); err != nil {
-		return nil, &ConfigError{Problems: decodeProblems(name, err)}
+		return nil, &ConfigError{Problems: decodeProblems(c.file, err, lines)}
 	}
-	return c, c.finish(lines)
+	if override != nil {
+		override(c)
+	}
+	if err := c.finish(lines); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 func unwrapPathError(err error) error {
@@ -208,26 +223,72 @@ func unwrapPathError(err error) error {
 }
 
 // decodeProblems turns go-toml's errors into "FILE:LINE: key ...: message".
-func decodeProblems(file string, err error) []string {
+func decodeProblems(file string, err error, lines map[string]int) []string {
 	var strict *toml.StrictMissingError
 	if errors.As(err, &strict) {
 		var out []string
 		for _, e := range strict.Errors {
 			line, _ := e.Position()
-			out = append(out, fmt.Sprintf("%s:%d: key %q: unknown key", file, line, strings.Join(e.Key(), ".")))
+			out = append(out, fmt.Sprintf("%s:%d: key %q: unknown key", file, line, arrayKey(e.Key(), line, lines)))
 		}
 		return out
 	}
 	var de *toml.DecodeError
 	if errors.As(err, &de) {
 		line, _ := de.Position()
-		msg := strings.TrimPrefix(de.Error(), "toml: ")
+		msg := humanDecodeError(strings.TrimPrefix(de.Error(), "toml: "))
 		if key := de.Key(); len(key) > 0 {
-			return []string{fmt.Sprintf("%s:%d: key %q: %s", file, line, strings.Join(key, "."), msg)}
+			return []string{fmt.Sprintf("%s:%d: key %q: %s", file, line, arrayKey(key, line, lines), msg)}
 		}
 		return []string{fmt.Sprintf("%s:%d: %s", file, line, msg)}
 	}
 	return []string{fmt.Sprintf("%s: %v", file, err)}
+}
+
+// arrayKey shows a go-toml key path with the index of the array table it
+// is in ("vhost[1].colour"), found from the line it is on.
+func arrayKey(key []string, line int, lines map[string]int) string {
+	if len(key) < 2 {
+		return strings.Join(key, ".")
+	}
+	best := -1
+	for i := 0; ; i++ {
+		l, ok := lines[key[0]+"."+strconv.Itoa(i)]
+		if !ok || l > line {
+			break
+		}
+		best = i
+	}
+	if best < 0 {
+		return strings.Join(key, ".")
+	}
+	return displayKey(key[0] + "." + strconv.Itoa(best) + "." + strings.Join(key[1:], "."))
+}
+
+var goTypeRE = regexp.MustCompile(`^cannot decode TOML (\w+) into struct field \S+ of type (\S+)$`)
+
+// humanDecodeError rewrites go-toml's type errors without Go type names.
+func humanDecodeError(msg string) string {
+	m := goTypeRE.FindStringSubmatch(msg)
+	if m == nil {
+		return msg
+	}
+	want := map[string]string{
+		"int": "an integer", "int64": "an integer", "bool": "true or false", "string": "a string",
+		"[]string": "a list of strings", "*[]string": "a list of strings", "*bool": "true or false",
+		"*string": "a string", "map[string]string": "a table of strings",
+	}[m[2]]
+	if want == "" {
+		want = "another type"
+	}
+	return fmt.Sprintf("want %s, not %s %s", want, article(m[1]), m[1])
+}
+
+func article(kind string) string {
+	if strings.IndexByte("aeiou", kind[0]) >= 0 {
+		return "an"
+	}
+	return "a"
 }
 
 // keyLines maps every key of a TOML document ("max_clients",
@@ -235,9 +296,16 @@ func decodeProblems(file string, err error) []string {
 // written on, so that validation errors can name a line. Array tables are
 // numbered from 0 in the path. Tables map to the line of their header.
 func keyLines(data []byte) (map[string]int, error) {
+	lines, _, err := scanKeys(data)
+	return lines, err
+}
+
+// scanKeys is keyLines that also returns the kind of each key's value.
+func scanKeys(data []byte) (map[string]int, map[string]unstable.Kind, error) {
 	var p unstable.Parser
 	p.Reset(data)
 	lines := make(map[string]int)
+	kinds := make(map[string]unstable.Kind)
 	var table []string
 	counts := make(map[string]int)
 	lineOf := func(n *unstable.Node) int {
@@ -264,6 +332,7 @@ func keyLines(data []byte) (map[string]int, error) {
 			full := append(slices.Clone(prefix), parts...)
 			if first != nil {
 				lines[strings.Join(full, ".")] = lineOf(first)
+				kinds[strings.Join(full, ".")] = kv.Value().Kind
 			}
 			if v := kv.Value(); v.Kind == unstable.InlineTable {
 				walkInline(full, v)
@@ -296,6 +365,7 @@ func keyLines(data []byte) (map[string]int, error) {
 			full := append(slices.Clone(table), parts...)
 			if first != nil {
 				lines[strings.Join(full, ".")] = lineOf(first)
+				kinds[strings.Join(full, ".")] = e.Value().Kind
 			}
 			if v := e.Value(); v.Kind == unstable.InlineTable {
 				walkInline(full, v)
@@ -307,12 +377,90 @@ func keyLines(data []byte) (map[string]int, error) {
 		if errors.As(err, &perr) && len(perr.Highlight) > 0 {
 			off := bytes.Index(data, perr.Highlight)
 			if sh := p.Shape(p.Range(perr.Highlight)); off >= 0 {
-				return nil, fmt.Errorf("%d: %s", sh.Start.Line, perr.Message)
+				return nil, nil, fmt.Errorf("%d: %s", sh.Start.Line, perr.Message)
 			}
 		}
-		return nil, fmt.Errorf(" %v", err)
+		return nil, nil, fmt.Errorf(" %v", err)
 	}
-	return lines, nil
+	return lines, kinds, nil
+}
+
+var (
+	durationType = reflect.TypeOf(conf.Duration{})
+	sizeType     = reflect.TypeOf(conf.Size(0))
+)
+
+// checkValueKinds reports values whose TOML kind cannot fill their field
+// where go-toml would not say where: a duration must be a string, a size a
+// string or an integer.
+func checkValueKinds(file string, lines map[string]int, kinds map[string]unstable.Kind) []string {
+	var out []string
+	keys := make([]string, 0, len(kinds))
+	for k := range kinds {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return lines[keys[i]] < lines[keys[j]] })
+	for _, key := range keys {
+		typ := fieldType(reflect.TypeOf(Config{}), strings.Split(key, "."))
+		kind := kinds[key]
+		switch {
+		case typ == durationType && kind != unstable.String:
+			out = append(out, fmt.Sprintf("%s:%d: key %q: want a duration string such as \"10s\", not %s", file, lines[key], displayKey(key), kindName(kind)))
+		case typ == sizeType && kind != unstable.String && kind != unstable.Integer:
+			out = append(out, fmt.Sprintf("%s:%d: key %q: want a size such as \"64MiB\", not %s", file, lines[key], displayKey(key), kindName(kind)))
+		}
+	}
+	return out
+}
+
+// fieldType follows a key path through Config's TOML tags; nil when the
+// path names no field.
+func fieldType(t reflect.Type, path []string) reflect.Type {
+	for _, part := range path {
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		switch t.Kind() {
+		case reflect.Struct:
+			found := false
+			for i := 0; i < t.NumField(); i++ {
+				f := t.Field(i)
+				if name, _, _ := strings.Cut(f.Tag.Get("toml"), ","); name == part {
+					t, found = f.Type, true
+					break
+				}
+			}
+			if !found {
+				return nil
+			}
+		case reflect.Slice, reflect.Array, reflect.Map:
+			t = t.Elem()
+		default:
+			return nil
+		}
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t
+}
+
+func kindName(k unstable.Kind) string {
+	switch k {
+	case unstable.String:
+		return "a string"
+	case unstable.Integer:
+		return "an integer"
+	case unstable.Float:
+		return "a number"
+	case unstable.Bool:
+		return "true or false"
+	case unstable.Array:
+		return "a list"
+	case unstable.InlineTable:
+		return "a table"
+	}
+	return "a date"
 }
 
 // problems collects validation errors with the line of their key.
@@ -390,26 +538,6 @@ func (c *Config) finish(lines map[string]int) error {
 		return &ConfigError{Problems: p.list}
 	}
 	return nil
-}
-
-// Override applies the command line's -listen and -root and validates
-// again: listen may hold several addresses separated by commas.
-func (c *Config) Override(listen, root string) error {
-	if listen != "" {
-		c.Listen = strings.Split(listen, ",")
-	}
-	if root != "" {
-		wd, err := os.Getwd()
-		if err != nil {
-			return err
-		}
-		abs := root
-		if !filepath.IsAbs(abs) {
-			abs = filepath.Join(wd, root)
-		}
-		c.DocumentRoot = abs
-	}
-	return c.finish(nil)
 }
 
 // File returns the config file's path as given, "" for built-in defaults.
@@ -513,7 +641,9 @@ func (c *Config) validate(p *problems) {
 				p.add(key+".names", "%q is not a host name", n)
 				continue
 			}
-			if prev, dup := names[n]; dup {
+			if prev, dup := names[n]; dup && prev == i {
+				p.add(key+".names", "%q is listed twice", n)
+			} else if dup {
 				p.add(key+".names", "%q is already served by vhost[%d]", n, prev)
 			}
 			names[n] = i

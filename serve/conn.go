@@ -178,6 +178,8 @@ func (c *conn) setWriteDeadline(now time.Time) {
 // -1 when the connection should close quietly (the client left, or was
 // idle too long, or was evicted).
 func (c *conn) readRequest() int {
+	// A reloaded configuration applies from the next request on.
+	c.st = c.srv.state.Load()
 	cfg := c.st.cfg
 	maxHead := int(cfg.MaxHeaderBytes)
 	scan := 0

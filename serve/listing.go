@@ -281,7 +281,7 @@ func appendEscapedPath(dst, p []byte) []byte {
 	const hex = "0123456789ABCDEF"
 	for _, c := range p {
 		if isAlnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '/' ||
-			c == '!' || c == '$' || c == '&' || c == '\'' || c == '(' || c == ')' ||
+			c == '!' || c == '$' || c == '&' || c == '(' || c == ')' ||
 			c == '*' || c == '+' || c == ',' || c == '=' || c == '@' {
 			dst = append(dst, c)
 			continue

@@ -249,7 +249,7 @@ func parseTarget(r *Request) int {
 			end = len(rest)
 		}
 		r.absHost = rest[:end]
-		if len(r.absHost) == 0 || bytes.IndexByte(r.absHost, '@') >= 0 {
+		if len(r.absHost) == 0 || !validHost(r.absHost) {
 			return 400
 		}
 		t = rest[end:]

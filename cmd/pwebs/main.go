@@ -24,6 +24,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/pwebs/pwebs/serve"
@@ -76,26 +78,30 @@ func configPath(o *options) string {
 	return ""
 }
 
-// load reads the configuration and applies the command line's overrides.
+// load reads the configuration and applies the command line's overrides:
+// -listen (several addresses separated by commas) and -root (relative to
+// the current folder).
 func load(o *options) (*serve.Config, error) {
-	cfg, err := serve.LoadConfig(configPath(o))
-	if err != nil && (o.listen == "" && o.root == "") {
-		return nil, err
-	}
-	if err != nil {
-		// -root or -listen may fix what the file got wrong (a missing
-		// document root); anything else stands.
-		var ce *serve.ConfigError
-		if !errors.As(err, &ce) || cfg == nil {
-			return nil, err
-		}
-	}
+	var override func(*serve.Config)
 	if o.listen != "" || o.root != "" {
-		if err := cfg.Override(o.listen, o.root); err != nil {
-			return nil, err
+		root := o.root
+		if root != "" && !filepath.IsAbs(root) {
+			wd, err := os.Getwd()
+			if err != nil {
+				return nil, err
+			}
+			root = filepath.Join(wd, root)
+		}
+		override = func(c *serve.Config) {
+			if o.listen != "" {
+				c.Listen = strings.Split(o.listen, ",")
+			}
+			if root != "" {
+				c.DocumentRoot = root
+			}
 		}
 	}
-	return cfg, nil
+	return serve.LoadConfig(configPath(o), override)
 }
 
 func run(args []string, stdout, stderr io.Writer) int {

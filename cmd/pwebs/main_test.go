@@ -1,0 +1,239 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var binary string
+
+// TestMain builds pwebs once for the tests that run it as a process.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "pwebs-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "pwebs")
+	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "building pwebs: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func runCmd(t *testing.T, dir string, args ...string) (string, string, int) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(binary, args...)
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+func TestCheckConfig(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "htdocs"), 0o755)
+	good := filepath.Join(dir, "good.conf")
+	bad := filepath.Join(dir, "bad.conf")
+	os.WriteFile(good, []byte("document_root = \"htdocs\"\n"), 0o644)
+	os.WriteFile(bad, []byte("document_root = \"htdocs\"\n\nmax_clients = 0\nbogus_key = 1\n"), 0o644)
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string
+		stderr []string
+	}{
+		{"good", []string{"-t", "-c", good}, 0, good + ": ok\n", nil},
+		{"unknown key", []string{"-t", "-c", bad}, 1, "", []string{bad + ":4: key \"bogus_key\": unknown key"}},
+		{"missing file", []string{"-t", "-c", filepath.Join(dir, "nope.conf")}, 1, "", []string{"nope.conf: no such file or directory"}},
+		{"default file", []string{"-t"}, 1, "", []string{"pwebs.conf:3: key \"max_clients\": must be at least 1"}},
+		{"version", []string{"-version"}, 0, "pwebs ", nil},
+		{"bad flag", []string{"-nope"}, 2, "", []string{"flag provided but not defined"}},
+	}
+	os.WriteFile(filepath.Join(dir, "pwebs.conf"), []byte("document_root = \"htdocs\"\n\nmax_clients = 0\n"), 0o644)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stdout, stderr, code := runCmd(t, dir, tt.args...)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d (stderr %q)", code, tt.code, stderr)
+			}
+			if !strings.HasPrefix(stdout, tt.stdout) {
+				t.Errorf("stdout %q, want prefix %q", stdout, tt.stdout)
+			}
+			for _, w := range tt.stderr {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr %q lacks %q", stderr, w)
+				}
+			}
+		})
+	}
+}
+
+// freePort finds a port that is free on 127.0.0.1 now.
+func freePort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startProcess runs pwebs with args and waits until addr answers.
+func startProcess(t *testing.T, dir, addr string, args ...string) (*exec.Cmd, *syncBuffer) {
+	t.Helper()
+	stderr := &syncBuffer{}
+	cmd := exec.Command(binary, args...)
+	cmd.Dir = dir
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			return cmd, stderr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pwebs did not listen on %s: %s", addr, stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a process writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func fetch(t *testing.T, url string) (int, string) {
+	t.Helper()
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestServeFolderWithoutConfig is "pwebs -root . -listen ADDR" in a folder
+// with no pwebs.conf.
+func TestServeFolderWithoutConfig(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "hello.txt"), []byte("hi there"), 0o644)
+	addr := freePort(t)
+	startProcess(t, dir, addr, "-root", ".", "-listen", addr)
+	if code, body := fetch(t, "http://"+addr+"/hello.txt"); code != 200 || body != "hi there" {
+		t.Errorf("got %d %q", code, body)
+	}
+	if code, body := fetch(t, "http://"+addr+"/"); code != 200 || !strings.Contains(body, "hello.txt") {
+		t.Errorf("listing: %d %q", code, body)
+	}
+}
+
+// TestSignals checks SIGHUP (a good config is applied, a bad one is
+// refused while serving goes on) and SIGTERM (a clean exit 0).
+func TestSignals(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"a", "b"} {
+		os.Mkdir(filepath.Join(dir, d), 0o755)
+		os.WriteFile(filepath.Join(dir, d, "which.txt"), []byte(d), 0o644)
+	}
+	addr := freePort(t)
+	conf := filepath.Join(dir, "pwebs.conf")
+	write := func(root string, extra string) {
+		os.WriteFile(conf, []byte(fmt.Sprintf("listen = [%q]\ndocument_root = %q\n%s", addr, root, extra)), 0o644)
+	}
+	write("a", "")
+	cmd, stderr := startProcess(t, dir, addr, "-c", conf)
+	if _, body := fetch(t, "http://"+addr+"/which.txt"); body != "a" {
+		t.Fatalf("before reload: %q", body)
+	}
+	write("b", "")
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitBody(t, "http://"+addr+"/which.txt", "b")
+
+	write("a", "bogus = 1\n")
+	cmd.Process.Signal(syscall.SIGHUP)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(stderr.String(), "bogus") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the bad config was not reported: %s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, body := fetch(t, "http://"+addr+"/which.txt"); body != "b" {
+		t.Errorf("after a bad reload: %q, want the previous config's b", body)
+	}
+
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("pwebs did not exit after SIGTERM")
+	}
+}
+
+func waitBody(t *testing.T, url, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, body := fetch(t, url)
+		if body == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: got %q, want %q", url, body, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,410 @@
+package serve
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// writeText answers the current request with a text/plain body (for test
+// hooks).
+func (c *conn) writeText(status int, body string) {
+	c.appendStatus(status, time.Now())
+	c.appendHeader("Content-Type", "text/plain; charset=utf-8")
+	c.appendContentLength(int64(len(body)))
+	c.appendEndHead()
+	if c.req.method != mHEAD {
+		c.wbuf = append(c.wbuf, body...)
+		c.resp.bodyBytes = int64(len(body))
+	}
+}
+
+// setHook installs testHook for one test.
+func setHook(t *testing.T, h func(c *conn) bool) {
+	testHook = h
+	t.Cleanup(func() { testHook = nil })
+}
+
+// echoHook answers /echo with the request body it read.
+func echoHook(c *conn) bool {
+	if !strings.HasPrefix(string(c.req.rawPath), "/echo") {
+		return false
+	}
+	b, err := io.ReadAll(&c.bodyReader)
+	switch err {
+	case nil:
+		c.writeText(200, fmt.Sprintf("%d:%s", len(b), b))
+	case errBodyTooLarge:
+		c.writeError(413)
+	default:
+		c.writeError(400)
+	}
+	return true
+}
+
+func TestKeepAliveHTTP11(t *testing.T) {
+	ts := startServer(t, "", siteFiles)
+	rc := ts.dial()
+	for i := 0; i < 3; i++ {
+		rc.send("GET /digits.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, body := rc.read("GET")
+		if resp.StatusCode != 200 || body != "0123456789" || resp.Close {
+			t.Fatalf("request %d: %d %q close=%v", i, resp.StatusCode, body, resp.Close)
+		}
+	}
+	rc.send("GET /digits.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	resp, _ := rc.read("GET")
+	if !resp.Close || !rc.closed() {
+		t.Errorf("Connection: close not honoured (close=%v)", resp.Close)
+	}
+}
+
+func TestKeepAliveHTTP10(t *testing.T) {
+	ts := startServer(t, "", siteFiles)
+	rc := ts.dial()
+	for i := 0; i < 3; i++ {
+		rc.send("GET /digits.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+		resp, body := rc.read("GET")
+		if resp.StatusCode != 200 || body != "0123456789" {
+			t.Fatalf("request %d: %d %q", i, resp.StatusCode, body)
+		}
+		if resp.Header.Get("Connection") != "keep-alive" {
+			t.Fatalf("request %d: Connection %q, want keep-alive", i, resp.Header.Get("Connection"))
+		}
+	}
+	rc.send("GET /digits.txt HTTP/1.0\r\n\r\n")
+	resp, body := rc.read("GET")
+	if body != "0123456789" || !rc.closed() {
+		t.Errorf("HTTP/1.0 without keep-alive: %q, connection left open (Connection %q)", body, resp.Header.Get("Connection"))
+	}
+}
+
+func TestPipelining(t *testing.T) {
+	ts := startServer(t, "", siteFiles)
+	rc := ts.dial()
+	rc.send("GET /digits.txt HTTP/1.1\r\nHost: x\r\n\r\n" +
+		"HEAD /style.css HTTP/1.1\r\nHost: x\r\n\r\n" +
+		"GET /missing HTTP/1.1\r\nHost: x\r\n\r\n" +
+		"GET /app.js HTTP/1.1\r\nHost: x\r\n\r\n")
+	want := []struct {
+		method string
+		status int
+		body   string
+	}{
+		{"GET", 200, "0123456789"},
+		{"HEAD", 200, ""},
+		{"GET", 404, ""},
+		{"GET", 200, "let a = 1;\n"},
+	}
+	for i, w := range want {
+		resp, body := rc.read(w.method)
+		if resp.StatusCode != w.status || (w.body != "" && body != w.body) {
+			t.Errorf("response %d: %d %q, want %d %q", i, resp.StatusCode, body, w.status, w.body)
+		}
+	}
+}
+
+func TestLeadingEmptyLines(t *testing.T) {
+	ts := startServer(t, "", siteFiles)
+	raw := ts.roundTrip("\r\n\r\nGET /digits.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	if statusOfRaw(raw) != "200" {
+		t.Errorf("got %q", raw)
+	}
+}
+
+func TestMalformedCloses(t *testing.T) {
+	ts := startServer(t, "max_header_bytes = \"2KiB\"\n", siteFiles)
+	tests := []struct {
+		name, raw, status string
+	}{
+		{"bare LF", "GET / HTTP/1.1\nHost: x\n\n", "400"},
+		{"obs-fold", "GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n", "400"},
+		{"space before colon", "GET / HTTP/1.1\r\nHost : x\r\n\r\n", "400"},
+		{"CL and TE", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "400"},
+		{"two CLs", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", "400"},
+		{"bad chunk size", "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n", "400"},
+		{"no host", "GET / HTTP/1.1\r\n\r\n", "400"},
+		{"long line", "GET /" + strings.Repeat("a", 3000) + " HTTP/1.1\r\nHost: x\r\n\r\n", "414"},
+		{"big headers", "GET / HTTP/1.1\r\nHost: x\r\n" + strings.Repeat("X-A: "+strings.Repeat("b", 100)+"\r\n", 30) + "\r\n", "431"},
+		{"http2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "505"},
+		{"unknown coding", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", "501"},
+	}
+	setHook(t, echoHook)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rc := ts.dial()
+			rc.send(tt.raw)
+			// A second request on the same connection must not be answered.
+			rc.send("GET /digits.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+			b, _ := io.ReadAll(rc.br)
+			raw := string(b)
+			if statusOfRaw(raw) != tt.status {
+				t.Fatalf("got %q, want status %s", raw, tt.status)
+			}
+			if strings.Count(raw, "HTTP/1.1 ") != 1 {
+				t.Errorf("the connection was not closed after %s", tt.status)
+			}
+		})
+	}
+}
+
+func TestChunkedBody(t *testing.T) {
+	ts := startServer(t, "max_body_bytes = \"64\"\n", siteFiles)
+	setHook(t, echoHook)
+	rc := ts.dial()
+	rc.send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+		"5;ext=1\r\nhello\r\n1\r\n \r\nA\r\n0123456789\r\n0\r\nTrailer: x\r\n\r\n")
+	resp, body := rc.read("POST")
+	if resp.StatusCode != 200 || body != "16:hello 0123456789" {
+		t.Fatalf("chunked: %d %q", resp.StatusCode, body)
+	}
+	// The connection carries on after a chunked body.
+	rc.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
+	if _, body = rc.read("POST"); body != "3:abc" {
+		t.Fatalf("after chunked: %q", body)
+	}
+	// Over max_body_bytes: by Content-Length before reading, and chunked
+	// while reading.
+	raw := ts.roundTrip("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 65\r\n\r\n" + strings.Repeat("a", 65))
+	if statusOfRaw(raw) != "413" {
+		t.Errorf("Content-Length over the limit: %q", raw)
+	}
+	raw = ts.roundTrip("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n41\r\n" + strings.Repeat("a", 65) + "\r\n0\r\n\r\n")
+	if statusOfRaw(raw) != "413" {
+		t.Errorf("chunked over the limit: %q", raw)
+	}
+}
+
+func TestExpectContinue(t *testing.T) {
+	ts := startServer(t, "", siteFiles)
+	setHook(t, echoHook)
+	rc := ts.dial()
+	rc.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+	line, err := rc.br.ReadString('\n')
+	if err != nil || line != "HTTP/1.1 100 Continue\r\n" {
+		t.Fatalf("got %q, %v; want 100 Continue", line, err)
+	}
+	rc.br.ReadString('\n')
+	rc.send("hello")
+	if resp, body := rc.read("POST"); resp.StatusCode != 200 || body != "5:hello" {
+		t.Fatalf("got %d %q", resp.StatusCode, body)
+	}
+	// A final status before the body is read: no 100, and the connection
+	// closes since the body was never sent.
+	rc = ts.dial()
+	rc.send("PUT /digits.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+	if resp, _ := rc.read("PUT"); resp.StatusCode != 405 || !rc.closed() {
+		t.Errorf("final status without 100: %d", resp.StatusCode)
+	}
+}
+
+func TestPanicRecovered(t *testing.T) {
+	ts := startServer(t, "", siteFiles)
+	setHook(t, func(c *conn) bool {
+		if string(c.req.rawPath) == "/panic" {
+			panic("boom")
+		}
+		return false
+	})
+	resp, body := ts.get("/panic")
+	if resp.StatusCode != 500 || !strings.Contains(body, "500 Internal Server Error") {
+		t.Errorf("panic: %d %q", resp.StatusCode, body)
+	}
+	if !strings.Contains(ts.errlog.String(), "boom") || !strings.Contains(ts.errlog.String(), "goroutine") {
+		t.Errorf("error log lacks the panic and its stack:\n%s", ts.errlog.String())
+	}
+	if resp, _ := ts.get("/digits.txt"); resp.StatusCode != 200 {
+		t.Errorf("server stopped serving after a panic")
+	}
+}
+
+func TestHeaderTimeout(t *testing.T) {
+	ts := startServer(t, "header_timeout = \"300ms\"\nkeepalive_timeout = \"300ms\"\n", siteFiles)
+	rc := ts.dial()
+	rc.send("GET /digits.txt HTTP/1.1\r\nHost: x\r\n")
+	start := time.Now()
+	b, _ := io.ReadAll(rc.br)
+	if statusOfRaw(string(b)) != "408" {
+		t.Errorf("partial head: got %q, want 408", b)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("408 came after %v", d)
+	}
+	// An idle keep-alive connection is closed quietly.
+	rc = ts.dial()
+	rc.send("GET /digits.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+	rc.read("GET")
+	if !rc.closed() {
+		t.Errorf("idle connection not closed after keepalive_timeout")
+	}
+}
+
+// TestMaxClientsQueue checks that requests past max_clients wait in a queue
+// and are served in order, and that slow and idle connections hold no slot.
+func TestMaxClientsQueue(t *testing.T) {
+	ts := startServer(t, "max_clients = 1\n", siteFiles)
+	release := make(chan struct{})
+	var inBlock atomic.Int32
+	var order []string
+	var mu sync.Mutex
+	setHook(t, func(c *conn) bool {
+		p := string(c.req.rawPath)
+		if strings.HasPrefix(p, "/block") {
+			inBlock.Add(1)
+			<-release
+		}
+		if strings.HasPrefix(p, "/q") || strings.HasPrefix(p, "/block") {
+			mu.Lock()
+			order = append(order, p)
+			mu.Unlock()
+			c.writeText(200, p)
+			return true
+		}
+		return false
+	})
+	// A slowloris client and an idle keep-alive client.
+	slow := ts.dial()
+	slow.send("GET /digits.txt HTTP/1.1\r\nHost: x\r\n")
+	idle := ts.dial()
+	idle.send("GET /digits.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+	idle.read("GET")
+	// With them connected, the one slot is still free.
+	if resp, _ := ts.get("/digits.txt"); resp.StatusCode != 200 {
+		t.Fatalf("slow or idle connections hold the slot")
+	}
+
+	first := ts.dial()
+	first.send("GET /block HTTP/1.1\r\nHost: x\r\n\r\n")
+	waitFor(t, "the first request to hold the slot", func() bool { return inBlock.Load() == 1 })
+	var queued []*rawConn
+	for i := 0; i < 3; i++ {
+		rc := ts.dial()
+		rc.send(fmt.Sprintf("GET /q%d HTTP/1.1\r\nHost: x\r\n\r\n", i))
+		queued = append(queued, rc)
+		time.Sleep(50 * time.Millisecond) // let each reach the queue in turn
+	}
+	close(release)
+	first.read("GET")
+	for i, rc := range queued {
+		if resp, body := rc.read("GET"); resp.StatusCode != 200 || body != fmt.Sprintf("/q%d", i) {
+			t.Errorf("queued request %d: %d %q", i, resp.StatusCode, body)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got := strings.Join(order, " "); got != "/block /q0 /q1 /q2" {
+		t.Errorf("served in order %q, want FIFO", got)
+	}
+}
+
+func TestQueueTimeout(t *testing.T) {
+	ts := startServer(t, "max_clients = 1\nqueue_timeout = \"200ms\"\n", siteFiles)
+	release := make(chan struct{})
+	defer close(release)
+	var inBlock atomic.Int32
+	setHook(t, func(c *conn) bool {
+		if string(c.req.rawPath) == "/block" {
+			inBlock.Add(1)
+			<-release
+			c.writeText(200, "done")
+			return true
+		}
+		return false
+	})
+	first := ts.dial()
+	first.send("GET /block HTTP/1.1\r\nHost: x\r\n\r\n")
+	waitFor(t, "the slot to be taken", func() bool { return inBlock.Load() == 1 })
+	resp, _ := ts.get("/digits.txt")
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("past queue_timeout: %d Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+}
+
+// TestMaxConnections checks that at max_connections idle keep-alive
+// connections are closed to let new clients in.
+func TestMaxConnections(t *testing.T) {
+	ts := startServer(t, "max_connections = 2\n", siteFiles)
+	var idle []*rawConn
+	for i := 0; i < 2; i++ {
+		rc := ts.dial()
+		rc.send("GET /digits.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+		rc.read("GET")
+		idle = append(idle, rc)
+	}
+	done := make(chan int, 1)
+	go func() {
+		nc, err := net.DialTimeout("tcp", ts.addr, 5*time.Second)
+		if err != nil {
+			done <- 0
+			return
+		}
+		defer nc.Close()
+		nc.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(nc, "GET /digits.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		b, _ := io.ReadAll(nc)
+		if statusOfRaw(string(b)) == "200" {
+			done <- 200
+			return
+		}
+		done <- 1
+	}()
+	select {
+	case st := <-done:
+		if st != 200 {
+			t.Fatalf("third client: %d", st)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("third client was not served while two idle connections held max_connections")
+	}
+	closedCount := 0
+	for _, rc := range idle {
+		if rc.closed() {
+			closedCount++
+		}
+	}
+	if closedCount == 0 {
+		t.Errorf("no idle connection was closed")
+	}
+}
+
+func TestGracefulShutdown(t *testing.T) {
+	ts := startServer(t, "", siteFiles)
+	started := make(chan struct{})
+	setHook(t, func(c *conn) bool {
+		if string(c.req.rawPath) == "/slow" {
+			close(started)
+			time.Sleep(300 * time.Millisecond)
+			c.writeText(200, "finished")
+			return true
+		}
+		return false
+	})
+	rc := ts.dial()
+	rc.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+	<-started
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		shut <- ts.srv.Shutdown(ctx)
+	}()
+	resp, body := rc.read("GET")
+	if resp.StatusCode != 200 || body != "finished" {
+		t.Errorf("request in flight at shutdown: %d %q", resp.StatusCode, body)
+	}
+	if !resp.Close {
+		t.Errorf("response during shutdown lacks Connection: close")
+	}
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if _, err := net.DialTimeout("tcp", ts.addr, time.Second); err == nil {
+		t.Errorf("still accepting after shutdown")
+	}
+}

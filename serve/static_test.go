@@ -1,0 +1,492 @@
+package serve
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+var siteFiles = map[string]string{
+	"index.html":           "<h1>home</h1>\n",
+	"style.css":            "body{}\n",
+	"app.js":               "let a = 1;\n",
+	"mod.mjs":              "export {};\n",
+	"data.json":            "{}\n",
+	"pic.PNG":              "\x89PNG....",
+	"notes.unknownext":     "??",
+	"noext":                "plain",
+	"digits.txt":           "0123456789",
+	"only-htm/index.htm":   "htm index",
+	"both/index.html":      "html index",
+	"both/index.htm":       "htm index",
+	"empty/":               "",
+	"list/b.txt":           "bb",
+	"list/a.txt":           "a",
+	"list/c-big.txt":       strings.Repeat("c", 3000),
+	"list/.secret":         "hidden",
+	"list/sub/":            "",
+	".git/config":          "[core]",
+	".env":                 "SECRET=1",
+	".well-known/x.txt":    "well known",
+	"emptyfile.txt":        "",
+	"dir with space/f.txt": "space",
+}
+
+func TestStaticFile(t *testing.T) {
+	ts := startServer(t, "", siteFiles)
+	resp, body := ts.get("/digits.txt")
+	if resp.StatusCode != 200 || body != "0123456789" {
+		t.Fatalf("got %d %q", resp.StatusCode, body)
+	}
+	want := map[string]string{
+		"Content-Type":   "text/plain; charset=utf-8",
+		"Content-Length": "10",
+		"Accept-Ranges":  "bytes",
+		"Server":         "pwebs/" + Version,
+	}
+	for k, v := range want {
+		if got := resp.Header.Get(k); got != v {
+			t.Errorf("%s: got %q, want %q", k, got, v)
+		}
+	}
+	fi, _ := os.Stat(filepath.Join(ts.root, "digits.txt"))
+	if got := resp.Header.Get("Last-Modified"); got != fi.ModTime().UTC().Format(http.TimeFormat) {
+		t.Errorf("Last-Modified: got %q, want %q", got, fi.ModTime().UTC().Format(http.TimeFormat))
+	}
+	if !regexp.MustCompile(`^"[0-9a-f]+-[0-9a-f]+-[0-9a-f]+"$`).MatchString(resp.Header.Get("ETag")) {
+		t.Errorf("ETag %q is not a strong tag", resp.Header.Get("ETag"))
+	}
+	if d, err := http.ParseTime(resp.Header.Get("Date")); err != nil || time.Since(d) > time.Minute {
+		t.Errorf("Date %q: %v", resp.Header.Get("Date"), err)
+	}
+
+	resp, body = ts.do("HEAD", "/digits.txt", nil)
+	if resp.StatusCode != 200 || body != "" || resp.Header.Get("Content-Length") != "10" {
+		t.Errorf("HEAD: got %d %q length %q", resp.StatusCode, body, resp.Header.Get("Content-Length"))
+	}
+	resp, body = ts.get("/emptyfile.txt")
+	if resp.StatusCode != 200 || body != "" || resp.Header.Get("Content-Length") != "0" {
+		t.Errorf("empty file: got %d %q length %q", resp.StatusCode, body, resp.Header.Get("Content-Length"))
+	}
+	resp, body = ts.get("/dir%20with%20space/f.txt")
+	if resp.StatusCode != 200 || body != "space" {
+		t.Errorf("escaped path: got %d %q", resp.StatusCode, body)
+	}
+}
+
+func TestMimeTypes(t *testing.T) {
+	ts := startServer(t, "", siteFiles)
+	tests := []struct{ path, want string }{
+		{"/index.html", "text/html; charset=utf-8"},
+		{"/style.css", "text/css; charset=utf-8"},
+		{"/app.js", "text/javascript; charset=utf-8"},
+		{"/mod.mjs", "text/javascript; charset=utf-8"},
+		{"/data.json", "application/json; charset=utf-8"},
+		{"/pic.PNG", "image/png"},
+		{"/notes.unknownext", "application/octet-stream"},
+		{"/noext", "application/octet-stream"},
+	}
+	for _, tt := range tests {
+		resp, _ := ts.get(tt.path)
+		if got := resp.Header.Get("Content-Type"); got != tt.want {
+			t.Errorf("%s: Content-Type %q, want %q", tt.path, got, tt.want)
+		}
+	}
+}
+
+func TestIndexAndRedirect(t *testing.T) {
+	ts := startServer(t, "", siteFiles)
+	tests := []struct {
+		path   string
+		status int
+		body   string
+		loc    string
+	}{
+		{"/", 200, "<h1>home</h1>\n", ""},
+		{"/both/", 200, "html index", ""},
+		{"/only-htm/", 200, "htm index", ""},
+		{"/both", 301, "", "/both/"},
+		{"/both?x=1&y=%20", 301, "", "/both/?x=1&y=%20"},
+		{"/dir%20with%20space", 301, "", "/dir%20with%20space/"},
+		{"/digits.txt/", 404, "", ""},
+	}
+	for _, tt := range tests {
+		resp, body := ts.get(tt.path)
+		if resp.StatusCode != tt.status {
+			t.Errorf("%s: status %d, want %d", tt.path, resp.StatusCode, tt.status)
+			continue
+		}
+		if tt.body != "" && body != tt.body {
+			t.Errorf("%s: body %q, want %q", tt.path, body, tt.body)
+		}
+		if got := resp.Header.Get("Location"); got != tt.loc {
+			t.Errorf("%s: Location %q, want %q", tt.path, got, tt.loc)
+		}
+	}
+}
+
+func TestRanges(t *testing.T) {
+	ts := startServer(t, "", siteFiles)
+	_, _ = ts.get("/digits.txt")
+	resp0, _ := ts.get("/digits.txt")
+	etag := resp0.Header.Get("ETag")
+	lastMod := resp0.Header.Get("Last-Modified")
+	tests := []struct {
+		name   string
+		hdr    []string
+		status int
+		body   string
+		cr     string
+	}{
+		{"first bytes", []string{"Range", "bytes=0-3"}, 206, "0123", "bytes 0-3/10"},
+		{"middle", []string{"Range", "bytes=2-4"}, 206, "234", "bytes 2-4/10"},
+		{"open end", []string{"Range", "bytes=7-"}, 206, "789", "bytes 7-9/10"},
+		{"suffix", []string{"Range", "bytes=-2"}, 206, "89", "bytes 8-9/10"},
+		{"suffix too long", []string{"Range", "bytes=-20"}, 206, "0123456789", "bytes 0-9/10"},
+		{"end past size", []string{"Range", "bytes=5-100"}, 206, "56789", "bytes 5-9/10"},
+		{"unsatisfiable", []string{"Range", "bytes=10-"}, 416, "", "bytes */10"},
+		{"malformed ignored", []string{"Range", "bytes=a-b"}, 200, "0123456789", ""},
+		{"other unit ignored", []string{"Range", "lines=1-2"}, 200, "0123456789", ""},
+		{"reversed ignored", []string{"Range", "bytes=5-1"}, 200, "0123456789", ""},
+		{"if-range etag match", []string{"Range", "bytes=0-0", "If-Range", etag}, 206, "0", "bytes 0-0/10"},
+		{"if-range etag stale", []string{"Range", "bytes=0-0", "If-Range", `"other"`}, 200, "0123456789", ""},
+		{"if-range date match", []string{"Range", "bytes=0-0", "If-Range", lastMod}, 206, "0", "bytes 0-0/10"},
+		{"if-range date stale", []string{"Range", "bytes=0-0", "If-Range", "Mon, 02 Jan 2006 15:04:05 GMT"}, 200, "0123456789", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := ts.get("/digits.txt", tt.hdr...)
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tt.status)
+			}
+			if tt.status != 416 && body != tt.body {
+				t.Errorf("body %q, want %q", body, tt.body)
+			}
+			if got := resp.Header.Get("Content-Range"); got != tt.cr {
+				t.Errorf("Content-Range %q, want %q", got, tt.cr)
+			}
+		})
+	}
+	t.Run("multipart", func(t *testing.T) {
+		resp, body := ts.get("/digits.txt", "Range", "bytes=0-1,5-6")
+		if resp.StatusCode != 206 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		ct := resp.Header.Get("Content-Type")
+		if !strings.HasPrefix(ct, "multipart/byteranges; boundary=") {
+			t.Fatalf("Content-Type %q", ct)
+		}
+		if fmt.Sprint(len(body)) != resp.Header.Get("Content-Length") {
+			t.Errorf("Content-Length %s, body is %d bytes", resp.Header.Get("Content-Length"), len(body))
+		}
+		for _, part := range []string{"Content-Range: bytes 0-1/10\r\n\r\n01\r\n", "Content-Range: bytes 5-6/10\r\n\r\n56\r\n"} {
+			if !strings.Contains(body, part) {
+				t.Errorf("multipart body lacks %q:\n%s", part, body)
+			}
+		}
+	})
+}
+
+func TestConditional(t *testing.T) {
+	ts := startServer(t, "", siteFiles)
+	resp0, _ := ts.get("/digits.txt")
+	etag := resp0.Header.Get("ETag")
+	lastMod := resp0.Header.Get("Last-Modified")
+	tests := []struct {
+		name   string
+		method string
+		hdr    []string
+		status int
+	}{
+		{"if-none-match", "GET", []string{"If-None-Match", etag}, 304},
+		{"if-none-match weak", "GET", []string{"If-None-Match", "W/" + etag}, 304},
+		{"if-none-match list", "GET", []string{"If-None-Match", `"x", ` + etag}, 304},
+		{"if-none-match star", "GET", []string{"If-None-Match", "*"}, 304},
+		{"if-none-match other", "GET", []string{"If-None-Match", `"x"`}, 200},
+		{"if-none-match head", "HEAD", []string{"If-None-Match", etag}, 304},
+		{"if-modified-since same", "GET", []string{"If-Modified-Since", lastMod}, 304},
+		{"if-modified-since later", "GET", []string{"If-Modified-Since", time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)}, 304},
+		{"if-modified-since earlier", "GET", []string{"If-Modified-Since", "Mon, 02 Jan 2006 15:04:05 GMT"}, 200},
+		{"if-modified-since garbage", "GET", []string{"If-Modified-Since", "yesterday"}, 200},
+		{"inm wins over ims", "GET", []string{"If-None-Match", `"x"`, "If-Modified-Since", lastMod}, 200},
+		{"if-match ok", "GET", []string{"If-Match", etag}, 200},
+		{"if-match weak fails", "GET", []string{"If-Match", "W/" + etag}, 412},
+		{"if-match other", "GET", []string{"If-Match", `"x"`}, 412},
+		{"if-unmodified-since earlier", "GET", []string{"If-Unmodified-Since", "Mon, 02 Jan 2006 15:04:05 GMT"}, 412},
+		{"if-unmodified-since same", "GET", []string{"If-Unmodified-Since", lastMod}, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := ts.do(tt.method, "/digits.txt", nil, tt.hdr...)
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tt.status)
+			}
+			if tt.status == 304 {
+				if body != "" || resp.Header.Get("ETag") != etag {
+					t.Errorf("304 with body %q, ETag %q", body, resp.Header.Get("ETag"))
+				}
+			}
+		})
+	}
+}
+
+func TestMethods(t *testing.T) {
+	ts := startServer(t, "", siteFiles)
+	for _, m := range []string{"PUT", "DELETE", "PATCH", "POST", "TRACE", "BREW"} {
+		resp, body := ts.do(m, "/digits.txt", strings.NewReader("x"))
+		if resp.StatusCode != 405 {
+			t.Errorf("%s: status %d, want 405", m, resp.StatusCode)
+		}
+		if got := resp.Header.Get("Allow"); got != "GET, HEAD, OPTIONS" {
+			t.Errorf("%s: Allow %q", m, got)
+		}
+		if !strings.Contains(body, "405 Method Not Allowed") {
+			t.Errorf("%s: error page %q", m, body)
+		}
+	}
+	resp, _ := ts.do("OPTIONS", "/digits.txt", nil)
+	if resp.StatusCode != 200 || resp.Header.Get("Allow") == "" {
+		t.Errorf("OPTIONS: %d Allow %q", resp.StatusCode, resp.Header.Get("Allow"))
+	}
+	raw := ts.roundTrip("OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	if statusOfRaw(raw) != "200" || !strings.Contains(raw, "Allow: ") {
+		t.Errorf("OPTIONS *: %q", raw)
+	}
+}
+
+func TestErrorPage(t *testing.T) {
+	ts := startServer(t, "", siteFiles)
+	resp, body := ts.get("/missing.html")
+	if resp.StatusCode != 404 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	if resp.Header.Get("Content-Type") != "text/html; charset=utf-8" || !strings.Contains(body, "<title>404 Not Found</title>") {
+		t.Errorf("error page: %q %q", resp.Header.Get("Content-Type"), body)
+	}
+	if resp.Header.Get("Server") != "pwebs/"+Version || resp.Header.Get("Date") == "" {
+		t.Errorf("Server %q Date %q", resp.Header.Get("Server"), resp.Header.Get("Date"))
+	}
+	if !strings.Contains(ts.errlog.String(), "File does not exist") {
+		t.Errorf("no error log line for the 404:\n%s", ts.errlog.String())
+	}
+}
+
+func TestDotfilesAndTraversal(t *testing.T) {
+	ts := startServer(t, "", siteFiles)
+	secret := filepath.Join(ts.dir, "secret.txt")
+	must(t, os.WriteFile(secret, []byte("TOPSECRET"), 0o644))
+	must(t, os.Symlink(secret, filepath.Join(ts.root, "abs-link")))
+	must(t, os.Symlink("../secret.txt", filepath.Join(ts.root, "rel-link")))
+	tests := []struct {
+		target string
+		status string
+	}{
+		{"/.git/config", "403"},
+		{"/.env", "403"},
+		{"/list/.secret", "403"},
+		{"/%2egit/config", "403"},
+		{"/.well-known/x.txt", "200"},
+		{"/../secret.txt", "400"},
+		{"/%2e%2e/secret.txt", "400"},
+		{"/%2E%2E/secret.txt", "400"},
+		{"/list/..%2f..%2fsecret.txt", "404"},
+		{"/list/..%5c..%5csecret.txt", "403"},
+		{"/list/..\\..\\secret.txt", "403"},
+		{"/secret.txt%00.html", "404"},
+		{"/abs-link", "404"},
+		{"/rel-link", "404"},
+		{"/./../secret.txt", "400"},
+		{"//../secret.txt", "400"},
+	}
+	for _, tt := range tests {
+		raw := ts.roundTrip("GET " + tt.target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		if got := statusOfRaw(raw); got != tt.status {
+			t.Errorf("%s: status %s, want %s", tt.target, got, tt.status)
+		}
+		if strings.Contains(raw, "TOPSECRET") || strings.Contains(raw, "SECRET=1") || strings.Contains(raw, "[core]") {
+			t.Errorf("%s: a protected file was served", tt.target)
+		}
+	}
+}
+
+func TestListing(t *testing.T) {
+	files := map[string]string{}
+	for k, v := range siteFiles {
+		files[k] = v
+	}
+	files["list/<b>&\"x y'.txt"] = "tricky"
+	files["list/ümlaut ä.txt"] = "u"
+	ts := startServer(t, "", files)
+	old := time.Now().Add(-48 * time.Hour)
+	must(t, os.Chtimes(filepath.Join(ts.root, "list", "b.txt"), old, old))
+
+	resp, body := ts.get("/list/")
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
+		t.Fatalf("listing: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	if !strings.Contains(resp.Header.Get("Vary"), "Accept") {
+		t.Errorf("Vary %q lacks Accept", resp.Header.Get("Vary"))
+	}
+	for _, want := range []string{
+		`href="%3Cb%3E&amp;%22x%20y%27.txt"`,
+		`&lt;b&gt;&amp;&#34;x y&#39;.txt`,
+		`href="%C3%BCmlaut%20%C3%A4.txt"`,
+		`href="sub/"`,
+		`href="../"`,
+		`2.9 KiB`,
+		`name="viewport"`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("listing lacks %s", want)
+		}
+	}
+	for _, bad := range []string{"<b>&", ".secret"} {
+		if strings.Contains(body, bad) {
+			t.Errorf("listing contains %q", bad)
+		}
+	}
+	order := func(body string, names ...string) []int {
+		var idx []int
+		for _, n := range names {
+			idx = append(idx, strings.Index(body, ">"+n+"<"))
+		}
+		return idx
+	}
+	isSorted := func(idx []int) bool {
+		for i := 1; i < len(idx); i++ {
+			if idx[i-1] < 0 || idx[i] < 0 || idx[i-1] > idx[i] {
+				return false
+			}
+		}
+		return true
+	}
+	if !isSorted(order(body, "sub/", "a.txt", "b.txt", "c-big.txt")) {
+		t.Errorf("default order is not folders first, then by name")
+	}
+	_, body = ts.get("/list/?C=N;O=D")
+	if !isSorted(order(body, "sub/", "c-big.txt", "b.txt", "a.txt")) {
+		t.Errorf("C=N;O=D is not by name descending")
+	}
+	_, body = ts.get("/list/?C=S;O=D")
+	if !isSorted(order(body, "sub/", "c-big.txt", "b.txt", "a.txt")) {
+		t.Errorf("C=S;O=D is not by size descending")
+	}
+	_, body = ts.get("/list/?C=M;O=A")
+	if !isSorted(order(body, "sub/", "b.txt", "a.txt")) {
+		t.Errorf("C=M;O=A is not oldest first")
+	}
+	if !strings.Contains(body, `href="?C=M;O=D"`) {
+		t.Errorf("the sorted column does not link to the other order")
+	}
+
+	resp, body = ts.get("/list/", "Accept", "application/json")
+	if resp.Header.Get("Content-Type") != "application/json; charset=utf-8" || !strings.Contains(resp.Header.Get("Vary"), "Accept") {
+		t.Fatalf("JSON listing: %q Vary %q", resp.Header.Get("Content-Type"), resp.Header.Get("Vary"))
+	}
+	var l struct {
+		Path    string `json:"path"`
+		Entries []struct {
+			Name, Type, URL string
+			Size            int64
+		} `json:"entries"`
+	}
+	if err := json.Unmarshal([]byte(body), &l); err != nil {
+		t.Fatalf("JSON: %v\n%s", err, body)
+	}
+	found := false
+	for _, e := range l.Entries {
+		if e.Name == "<b>&\"x y'.txt" && e.Type == "file" && e.Size == 6 && e.URL == "%3Cb%3E&%22x%20y%27.txt" {
+			found = true
+		}
+		if strings.HasPrefix(e.Name, ".") {
+			t.Errorf("JSON lists the dotfile %q", e.Name)
+		}
+	}
+	if !found || l.Path != "/list/" {
+		t.Errorf("JSON listing lacks the tricky file or has the wrong path: %s", body)
+	}
+	resp, _ = ts.get("/list/", "Accept", "text/html,application/json;q=0.9")
+	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Errorf("a browser's Accept got %q", resp.Header.Get("Content-Type"))
+	}
+}
+
+func TestListingOff(t *testing.T) {
+	ts := startServer(t, "listing = false\n", siteFiles)
+	resp, _ := ts.get("/list/")
+	if resp.StatusCode != 403 {
+		t.Errorf("listing off: status %d, want 403", resp.StatusCode)
+	}
+	resp, _ = ts.get("/both/")
+	if resp.StatusCode != 200 {
+		t.Errorf("index with listing off: status %d", resp.StatusCode)
+	}
+}
+
+func TestVirtualHosts(t *testing.T) {
+	conf := `
+[[vhost]]
+names = ["blog.example", "www.blog.example"]
+document_root = "sites/blog"
+listing = false
+
+[[vhost]]
+names = ["Shop.Example"]
+document_root = "sites/shop"
+index = ["start.html"]
+`
+	dir := t.TempDir()
+	_ = dir
+	ts := startServerWith(t, conf, map[string]string{
+		"htdocs/index.html":     "main",
+		"sites/blog/index.html": "blog",
+		"sites/blog/list/a.txt": "a",
+		"sites/shop/start.html": "shop",
+		"sites/shop/index.html": "not me",
+	})
+	tests := []struct {
+		host, path, want string
+		status           int
+	}{
+		{"blog.example", "/", "blog", 200},
+		{"BLOG.example:8080", "/", "blog", 200},
+		{"www.blog.example.", "/", "blog", 200},
+		{"shop.example", "/", "shop", 200},
+		{"unknown.example", "/", "main", 200},
+		{"127.0.0.1", "/", "main", 200},
+		{"blog.example", "/list/", "", 403},
+	}
+	for _, tt := range tests {
+		resp, body := ts.get(tt.path, "Host", tt.host)
+		if resp.StatusCode != tt.status || (tt.want != "" && body != tt.want) {
+			t.Errorf("Host %s %s: got %d %q, want %d %q", tt.host, tt.path, resp.StatusCode, body, tt.status, tt.want)
+		}
+	}
+	// An absolute-form target names the host, whatever Host says.
+	raw := ts.roundTrip("GET http://blog.example/ HTTP/1.1\r\nHost: shop.example\r\nConnection: close\r\n\r\n")
+	if !strings.HasSuffix(raw, "blog") {
+		t.Errorf("absolute-form target: %q", raw)
+	}
+}
+
+// startServerWith is startServer with files laid out from the config's
+// folder (so vhost roots can sit beside htdocs).
+func startServerWith(t *testing.T, conf string, files map[string]string) *testServer {
+	htdocs := map[string]string{}
+	other := map[string]string{}
+	for k, v := range files {
+		if rest, ok := strings.CutPrefix(k, "htdocs/"); ok {
+			htdocs[rest] = v
+		} else {
+			other[k] = v
+		}
+	}
+	// The vhost folders must exist before the config is loaded.
+	return startServerPre(t, conf, htdocs, func(dir string) { writeFiles(t, dir, other) })
+}
