@@ -148,6 +148,18 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// tryFetch is fetch that reports failures as status 0.
+func tryFetch(url string) (int, string) {
+	c := &http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
 func fetch(t *testing.T, url string) (int, string) {
 	t.Helper()
 	c := &http.Client{Timeout: 5 * time.Second}
