@@ -15,9 +15,15 @@ const (
 	// initialReadBuf is a connection's first read buffer; it grows, up to
 	// max_header_bytes, only for a request head that does not fit.
 	initialReadBuf = 4 << 10
-	// writeBufSize is a connection's write buffer; a small response is
-	// appended to it whole and sent in one write.
+	// initialWriteBuf is a connection's first write buffer; a small
+	// response is appended to it whole and sent in one write.
+	initialWriteBuf = 4 << 10
+	// writeBufSize is how much pending output (pipelined responses) is
+	// kept before it is written.
 	writeBufSize = 16 << 10
+	// initialHeaders is the room for header fields a request usually
+	// needs; more grow it, up to maxHeaders.
+	initialHeaders = 24
 	// inlineBody is the largest body copied into the write buffer; larger
 	// bodies in memory go out by writev next to the head, without a copy.
 	inlineBody = 16 << 10
@@ -36,69 +42,98 @@ const (
 	stActive int32 = iota
 	stIdle
 	stEvicted
+	stParked
 )
 
-// conn is one client connection and the buffers it reuses for every
-// request: after the first request, serving a cached file allocates
-// nothing.
-type conn struct {
-	srv    *Server
-	st     *state
-	nc     net.Conn
-	remote string // "ip:port"
-	local  string
-
-	rbuf       []byte
-	rpos, rend int
-	wbuf       []byte
-	wbufp      *[]byte
-	rbufp      *[]byte
-
-	req     Request
-	hdrs    [maxHeaders]header
-	pathBuf []byte // the decoded, cleaned path of the current request
-	keyBuf  []byte // cache keys
-
-	state       atomic.Int32
-	rdl, wdl    time.Time // read and write deadlines in force
-	closeAfter  bool      // close once the current response is out
-	broken      bool      // a write failed: the client is gone
-	nreq        int
-	firstByte   time.Time // when the current request's first byte arrived
-	bufs        [2][]byte
-	nb          net.Buffers
+// work is what a connection needs only while it serves: its buffers and
+// the parsed request. A connection parked idle gives its work back to a
+// pool, so an idle keep-alive connection costs little more than its socket.
+type work struct {
+	rbuf        []byte
+	rpos, rend  int
+	wbuf        []byte
+	req         Request
+	pathBuf     []byte // the decoded, cleaned path of the current request
+	keyBuf      []byte // cache keys
 	resp        response
 	bodyReader  body
+	bufs        [2][]byte
+	nb          net.Buffers
 	limitReader io.LimitedReader
 }
 
-func (s *Server) newConn(nc net.Conn) *conn {
-	if tc, ok := nc.(*net.TCPConn); ok {
-		tc.SetNoDelay(true)
+func newWork() any {
+	w := &work{
+		rbuf:    make([]byte, initialReadBuf),
+		wbuf:    make([]byte, 0, initialWriteBuf),
+		pathBuf: make([]byte, 0, 256),
+		keyBuf:  make([]byte, 0, 256),
 	}
+	w.req.headers = make([]header, 0, initialHeaders)
+	return w
+}
+
+// conn is one client connection. While it serves it holds a *work; after
+// the first request, serving a cached file allocates nothing.
+type conn struct {
+	*work
+	srv    *Server
+	st     *state
+	nc     net.Conn
+	fd     int    // the socket's descriptor, for parking; -1 if unknown
+	remote string // "ip:port"
+	local  string
+
+	state      atomic.Int32
+	rdl, wdl   time.Time // read and write deadlines in force
+	closeAfter bool      // close once the current response is out
+	broken     bool      // a write failed: the client is gone
+	nreq       int
+	firstByte  time.Time // when the current request's first byte arrived
+	idleSince  time.Time // when the connection last became idle
+
+	// Parking: the connection's place in the parker's list.
+	inEpoll    bool
+	prev, next *conn
+}
+
+func (s *Server) newConn(nc net.Conn) *conn {
 	c := &conn{
 		srv:    s,
 		st:     s.state.Load(),
 		nc:     nc,
+		fd:     -1,
 		remote: nc.RemoteAddr().String(),
 		local:  nc.LocalAddr().String(),
 	}
-	c.rbufp = s.pools.read.Get().(*[]byte)
-	c.rbuf = *c.rbufp
-	c.wbufp = s.pools.write.Get().(*[]byte)
-	c.wbuf = (*c.wbufp)[:0]
-	c.req.headers = c.hdrs[:0]
-	c.pathBuf = make([]byte, 0, 256)
-	c.keyBuf = make([]byte, 0, 256)
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+		if rc, err := tc.SyscallConn(); err == nil {
+			rc.Control(func(fd uintptr) { c.fd = int(fd) })
+		}
+	}
+	c.work = s.workPool.Get().(*work)
 	s.track(c, true)
 	return c
 }
 
-// serve reads and answers requests until the connection ends.
+// serve reads and answers requests until the connection ends or is
+// parked idle.
 func (c *conn) serve() {
-	defer c.finish()
+	parked := false
+	defer func() {
+		if !parked {
+			c.finish()
+		}
+	}()
 	for {
 		st := c.readRequest()
+		if st == stPark {
+			if parked = c.park(); parked {
+				return
+			}
+			st = -1
+		}
 		if st < 0 {
 			return
 		}
@@ -121,6 +156,41 @@ func (c *conn) serve() {
 	}
 }
 
+// stPark is readRequest's answer for a connection that stayed idle past
+// parkDelay.
+const stPark = -2
+
+// park hands the idle connection to the parker and gives back its work.
+func (c *conn) park() bool {
+	p := c.srv.parker
+	if p == nil {
+		return false
+	}
+	w := c.work
+	c.work = nil
+	c.state.Store(stParked)
+	if !p.park(c) {
+		c.work = w
+		c.state.Store(stActive)
+		return false
+	}
+	c.srv.putWork(w)
+	return true
+}
+
+// resume gives a parked connection whose client sent bytes a goroutine
+// again.
+func (c *conn) resume() {
+	c.work = c.srv.workPool.Get().(*work)
+	c.state.Store(stActive)
+	go c.serve()
+}
+
+// closeParked closes a connection taken out of the parker.
+func (c *conn) closeParked() {
+	c.finish()
+}
+
 // finish closes the connection and returns its buffers.
 func (c *conn) finish() {
 	if p := recover(); p != nil {
@@ -128,17 +198,32 @@ func (c *conn) finish() {
 	}
 	c.nc.Close()
 	c.srv.track(c, false)
-	*c.rbufp = c.rbuf[:cap(c.rbuf)]
-	if cap(c.rbuf) <= 2*initialReadBuf {
-		c.srv.pools.read.Put(c.rbufp)
+	if c.work != nil {
+		c.srv.putWork(c.work)
+		c.work = nil
 	}
-	*c.wbufp = c.wbuf[:0]
-	if cap(c.wbuf) <= 4*writeBufSize {
-		c.srv.pools.write.Put(c.wbufp)
-	}
-	c.rbuf, c.wbuf = nil, nil
 	<-c.srv.connSlots
 	c.srv.connWG.Done()
+}
+
+// putWork returns a connection's work to the pool, trimmed to its usual
+// size.
+func (s *Server) putWork(w *work) {
+	if cap(w.rbuf) > initialReadBuf {
+		w.rbuf = make([]byte, initialReadBuf)
+	}
+	w.rbuf = w.rbuf[:cap(w.rbuf)]
+	w.rpos, w.rend = 0, 0
+	if cap(w.wbuf) > 4*writeBufSize {
+		w.wbuf = make([]byte, 0, writeBufSize)
+	}
+	w.wbuf = w.wbuf[:0]
+	w.req.reset()
+	w.bufs = [2][]byte{}
+	w.nb = nil
+	w.limitReader = io.LimitedReader{}
+	w.bodyReader = body{}
+	s.workPool.Put(w)
 }
 
 // evictIfIdle closes the connection if it is idle between requests. The
@@ -230,16 +315,27 @@ func (c *conn) readRequest() int {
 			c.rpos, c.rend = 0, 0
 		}
 		now := time.Now()
+		parkable := false
 		if waiting {
-			timeout := cfg.KeepaliveTimeout.Duration
-			if c.nreq == 0 {
-				timeout = cfg.HeaderTimeout.Duration
-			}
-			c.setReadDeadline(now.Add(timeout))
 			c.firstByte = time.Time{}
-			if c.nreq > 0 {
+			if c.nreq == 0 {
+				c.setReadDeadline(now.Add(cfg.HeaderTimeout.Duration))
+			} else {
 				if c.srv.shuttingDown() {
 					return -1
+				}
+				if c.idleSince.IsZero() {
+					c.idleSince = now
+				}
+				end := c.idleSince.Add(cfg.KeepaliveTimeout.Duration)
+				if c.srv.parker != nil && now.Add(parkDelay).Before(end) {
+					// Wait a little with the goroutine; then park.
+					end = now.Add(parkDelay)
+					parkable = true
+					c.rdl = time.Time{}
+					c.nc.SetReadDeadline(end)
+				} else {
+					c.setReadDeadline(end)
 				}
 				c.state.Store(stIdle)
 			}
@@ -247,6 +343,9 @@ func (c *conn) readRequest() int {
 			c.setReadDeadline(c.firstByte.Add(cfg.HeaderTimeout.Duration))
 		}
 		n, err := c.nc.Read(c.rbuf[c.rend:])
+		if n > 0 {
+			c.idleSince = time.Time{}
+		}
 		if waiting && c.nreq > 0 && !c.state.CompareAndSwap(stIdle, stActive) {
 			return -1 // evicted to make room
 		}
@@ -255,11 +354,15 @@ func (c *conn) readRequest() int {
 		}
 		c.rend += n
 		if err != nil && n == 0 {
+			var ne net.Error
+			timeout := errors.As(err, &ne) && ne.Timeout()
+			if waiting && parkable && timeout {
+				return stPark
+			}
 			if waiting || len(c.rbuf[c.rpos:c.rend]) == 0 {
 				return -1
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
+			if timeout {
 				return 408
 			}
 			return -1

@@ -408,3 +408,41 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Errorf("still accepting after shutdown")
 	}
 }
+
+// TestParkedConnection checks that an idle keep-alive connection is
+// parked (no goroutine, no buffers) and served again when its client
+// sends the next request, including a request split across the wake-up.
+func TestParkedConnection(t *testing.T) {
+	ts := startServer(t, "keepalive_timeout = \"30s\"\n", siteFiles)
+	if ts.srv.parker == nil {
+		t.Skip("no epoll on this system")
+	}
+	rc := ts.dial()
+	rc.send("GET /digits.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+	rc.read("GET")
+	waitFor(t, "the connection to be parked", func() bool { return ts.srv.parker.count() == 1 })
+	for i := 0; i < 3; i++ {
+		rc.send("GET /digits.txt HTTP/1.1\r\n")
+		time.Sleep(20 * time.Millisecond)
+		rc.send("Host: x\r\n\r\n")
+		if resp, body := rc.read("GET"); resp.StatusCode != 200 || body != "0123456789" {
+			t.Fatalf("after parking %d: %d %q", i, resp.StatusCode, body)
+		}
+		waitFor(t, "the connection to be parked again", func() bool { return ts.srv.parker.count() == 1 })
+	}
+	// The client closing a parked connection frees it.
+	rc.nc.Close()
+	waitFor(t, "the parked connection to be released", func() bool { return ts.srv.parker.count() == 0 })
+	// keepalive_timeout applies to parked connections too.
+	ts2 := startServer(t, "keepalive_timeout = \"400ms\"\n", siteFiles)
+	rc = ts2.dial()
+	rc.send("GET /digits.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+	rc.read("GET")
+	start := time.Now()
+	if !rc.closed() {
+		t.Fatalf("parked connection not closed after keepalive_timeout")
+	}
+	if d := time.Since(start); d < 300*time.Millisecond {
+		t.Errorf("closed after %v, before keepalive_timeout", d)
+	}
+}

@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -58,7 +57,8 @@ type Server struct {
 	connWG   sync.WaitGroup // connection goroutines
 	acceptWG sync.WaitGroup
 	date     dateCache
-	pools    pools
+	workPool sync.Pool
+	parker   *parker
 
 	// fullLogged is the unix second when "at max_clients" was last logged.
 	fullLogged atomic.Int64
@@ -84,8 +84,13 @@ func New(cfg *Config, log *slog.Logger) (*Server, error) {
 		s.maxConns = derivedMaxConnections()
 	}
 	s.connSlots = make(chan struct{}, s.maxConns)
-	s.pools.init(int(cfg.MaxHeaderBytes))
+	s.workPool.New = newWork
 	s.state.Store(st)
+	p, err := newParker(s)
+	if err != nil {
+		log.Warn("idle connections cannot be parked: " + err.Error())
+	}
+	s.parker = p
 	return s, nil
 }
 
@@ -287,11 +292,15 @@ func (s *Server) logFull(format string, args ...any) {
 	s.log.Warn(fmt.Sprintf(format, args...))
 }
 
-// closeIdle closes up to n connections that are idle in keep-alive.
+// closeIdle closes up to n connections that are idle in keep-alive,
+// parked ones first (oldest first).
 func (s *Server) closeIdle(n int) int {
+	closed := 0
+	if s.parker != nil {
+		closed = s.parker.evict(n)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	closed := 0
 	for c := range s.conns {
 		if closed >= n {
 			break
@@ -319,6 +328,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	s.acceptWG.Wait()
+	if s.parker != nil {
+		s.parker.close()
+	}
 	s.closeIdle(1 << 30)
 
 	finished := make(chan struct{})
@@ -406,18 +418,3 @@ func (d *dateCache) get(now time.Time) []byte {
 
 // httpTimeFormat is the IMF-fixdate form of RFC 9110.
 const httpTimeFormat = "Mon, 02 Jan 2006 15:04:05 GMT"
-
-// pools hands out connection buffers.
-type pools struct {
-	read  sync.Pool
-	write sync.Pool
-	size  int
-}
-
-func (p *pools) init(maxHeader int) {
-	p.size = maxHeader
-	p.read.New = func() any { b := make([]byte, initialReadBuf); return &b }
-	p.write.New = func() any { b := make([]byte, 0, writeBufSize); return &b }
-}
-
-var _ = os.Getpid
