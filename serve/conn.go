@@ -175,6 +175,7 @@ func (c *conn) park() bool {
 		return false
 	}
 	c.srv.putWork(w)
+	c.srv.stats.Parked.Add(1)
 	return true
 }
 
@@ -288,11 +289,11 @@ func (c *conn) readRequest() int {
 				return st
 			}
 			if end > 0 {
-				if end > maxHead {
-					return c.tooLarge(data[:end])
+				n, st := parseHead(data[:end], &c.req)
+				if n > maxHead {
+					return c.tooLarge(data[:n])
 				}
-				st := parseHead(data[:end], &c.req)
-				c.rpos += end
+				c.rpos += n
 				c.nreq++
 				return st
 			}
@@ -431,6 +432,7 @@ func (c *conn) sendFile(f *os.File, off, n int64) (int64, error) {
 	if !c.flush() {
 		return 0, errClientGone
 	}
+	c.srv.stats.Sendfiles.Add(1)
 	if _, err := f.Seek(off, io.SeekStart); err != nil {
 		return 0, err
 	}

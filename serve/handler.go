@@ -40,6 +40,7 @@ func (c *conn) serveRequest() {
 	if !c.bodyReader.discard() {
 		c.closeAfter = true
 	}
+	c.srv.stats.Requests.Add(1)
 	c.logRequest()
 }
 

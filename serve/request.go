@@ -2,6 +2,7 @@ package serve
 
 import (
 	"bytes"
+	"encoding/binary"
 )
 
 // Limits of the request parser that are not configurable.
@@ -76,11 +77,24 @@ func (r *Request) reset() {
 // case-insensitively. It does not allocate.
 func (r *Request) Lookup(name string) ([]byte, bool) {
 	for i := range r.headers {
-		if equalFold(r.headers[i].name, name) {
+		if foldEqual(r.headers[i].name, name) {
 			return r.headers[i].value, true
 		}
 	}
 	return nil, false
+}
+
+// foldEqual reports whether b and s are equal ignoring ASCII case in both.
+func foldEqual(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if lower[b[i]] != lower[s[i]] {
+			return false
+		}
+	}
+	return true
 }
 
 // Header calls fn for each header field in order.
@@ -110,11 +124,21 @@ func (r *Request) protoString() string {
 	return "HTTP/1.1"
 }
 
-// headEnd scans buf from offset from for the end of a request head (an empty
-// line). It returns the offset just past the head, or 0 when more bytes are
-// needed; next is where to resume scanning. A bare LF or a bare CR is an
-// error: the head is refused rather than guessed at.
+// headEnd tells whether buf holds a whole request head, resuming at
+// offset from. It returns an offset end such that buf[:end] ends with CRLF
+// CRLF and holds the head (parseHead then finds where the head really
+// ends), or 0 when more bytes are needed; next is where to resume. Data
+// that ends with CRLF CRLF (a head that arrived whole, or pipelined heads)
+// needs no search at all; otherwise one fast search finds the empty line,
+// and an incomplete head is scanned line by line, so that a bare LF or bare
+// CR is refused at once rather than waited on.
 func headEnd(buf []byte, from int) (end, next int, status int) {
+	if n := len(buf); n >= 4 && buf[n-1] == '\n' && buf[n-2] == '\r' && buf[n-3] == '\n' && buf[n-4] == '\r' {
+		return n, n, 0
+	}
+	if i := bytes.Index(buf[from:], crlfcrlf); i >= 0 {
+		return from + i + 4, from + i + 4, 0
+	}
 	i := from
 	for {
 		j := bytes.IndexByte(buf[i:], '\n')
@@ -132,101 +156,172 @@ func headEnd(buf []byte, from int) (end, next int, status int) {
 		if bytes.IndexByte(buf[i:lineEnd-1], '\r') >= 0 {
 			return 0, i, 400 // bare CR inside a line
 		}
-		if lineEnd-1 == i && i != 0 {
-			// An empty line ends the head (a leading one is skipped by the caller).
-			return lineEnd + 1, lineEnd + 1, 0
-		}
 		i = lineEnd + 1
 	}
 }
 
-// parseHead parses the request head in buf (which ends with its empty
-// line) into r. It returns 0 or the status of the error response: 400 for
-// malformed or ambiguous framing, 414 for a long request line, 431 for too
-// many fields, 501 for an unknown transfer coding, 505 for an HTTP version
-// other than 1.x, 417 for an unknown expectation.
-func parseHead(buf []byte, r *Request) int {
-	r.reset()
-	nl := bytes.IndexByte(buf, '\n')
-	line := buf[:nl-1]
-	r.Line = line
-	if len(line) > maxRequestLine {
-		return 414
+var crlfcrlf = []byte("\r\n\r\n")
+
+// fieldValueByte marks the bytes allowed in a field value: HTAB, visible
+// ASCII, space and obs-text. CR, LF and other controls end or break a line.
+var fieldValueByte = [256]bool{}
+
+// targetByte marks the bytes allowed in a request-target: anything
+// visible (obs-text included), no space or control.
+var targetByte = [256]bool{}
+
+func init() {
+	fieldValueByte['\t'] = true
+	for c := 0x20; c < 0x100; c++ {
+		fieldValueByte[c] = c != 0x7f
+		targetByte[c] = c > 0x20 && c != 0x7f
 	}
-	if st := parseRequestLine(line, r); st != 0 {
-		return st
-	}
-	rest := buf[nl+1:]
-	for len(rest) > 2 {
-		nl = bytes.IndexByte(rest, '\n')
-		fl := rest[:nl-1]
-		rest = rest[nl+1:]
-		if fl[0] == ' ' || fl[0] == '\t' {
-			return 400 // obs-fold
-		}
-		colon := bytes.IndexByte(fl, ':')
-		if colon <= 0 {
-			return 400
-		}
-		name := fl[:colon]
-		for _, c := range name {
-			if !isTchar(c) {
-				return 400 // includes whitespace before the colon
-			}
-		}
-		value := trimOWS(fl[colon+1:])
-		for _, c := range value {
-			if c < 0x20 && c != '\t' || c == 0x7f {
-				return 400
-			}
-		}
-		if len(r.headers) == maxHeaders {
-			return 431
-		}
-		r.headers = append(r.headers, header{name, value})
-		if st := r.noteHeader(name, value); st != 0 {
-			return st
-		}
-	}
-	return r.checkFraming()
 }
 
-func parseRequestLine(line []byte, r *Request) int {
-	sp1 := bytes.IndexByte(line, ' ')
-	if sp1 <= 0 {
-		return 400
+// parseHead parses the request head at the start of buf (which ends with
+// CRLF CRLF, so that every scan stops) into r, in one pass over its bytes.
+// It returns the length of the head, up to and including its empty line,
+// and 0 or the status of the error response: 400 for malformed or ambiguous framing (bare CR or LF,
+// obs-fold, a space before a colon, conflicting lengths...), 414 for a long
+// request line, 431 for too many fields, 501 for an unknown transfer
+// coding, 505 for an HTTP version other than 1.x, 417 for an unknown
+// expectation.
+func parseHead(buf []byte, r *Request) (int, int) {
+	r.reset()
+	i, st := parseRequestLine(buf, r)
+	if st != 0 {
+		return 0, st
 	}
-	r.Method = line[:sp1]
-	for _, c := range r.Method {
-		if !isTchar(c) {
-			return 400
+	for {
+		c := buf[i]
+		if c == '\r' {
+			if buf[i+1] != '\n' {
+				return 0, 400
+			}
+			i += 2
+			break
+		}
+		if c == ' ' || c == '\t' {
+			return 0, 400 // obs-fold
+		}
+		start := i
+		for tchars[buf[i]] {
+			i++
+		}
+		if buf[i] != ':' || i == start {
+			return 0, 400 // includes whitespace before the colon
+		}
+		name := buf[start:i]
+		i++
+		for buf[i] == ' ' || buf[i] == '\t' {
+			i++
+		}
+		vstart := i
+		i = scanValue(buf, i)
+		if buf[i] != '\r' || buf[i+1] != '\n' {
+			return 0, 400 // a bare CR, a bare LF or a control byte
+		}
+		vend := i
+		for vend > vstart && (buf[vend-1] == ' ' || buf[vend-1] == '\t') {
+			vend--
+		}
+		i += 2
+		if len(r.headers) == maxHeaders {
+			return 0, 431
+		}
+		value := buf[vstart:vend]
+		r.headers = append(r.headers, header{name, value})
+		if st := r.noteHeader(name, value); st != 0 {
+			return 0, st
 		}
 	}
+	return i, r.checkFraming()
+}
+
+// scanValue returns the offset of the first byte from i that may not be
+// in a field value (the CR that ends the line, for a valid one). It checks
+// eight bytes at a time: a word with no byte below 0x20 and no 0x7f is all
+// valid; any other word is checked byte by byte.
+func scanValue(buf []byte, i int) int {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	for i+8 <= len(buf) {
+		x := binary.LittleEndian.Uint64(buf[i:])
+		below := (x - ones*0x20) &^ x & highs // some byte < 0x20
+		y := x ^ (ones * 0x7f)
+		del := (y - ones) &^ y & highs // some byte == 0x7f
+		if below|del != 0 {
+			break
+		}
+		i += 8
+	}
+	for fieldValueByte[buf[i]] {
+		i++
+	}
+	return i
+}
+
+// parseRequestLine parses the request line at the start of buf and
+// returns the offset of the next line.
+func parseRequestLine(buf []byte, r *Request) (int, int) {
+	i := 0
+	for tchars[buf[i]] {
+		i++
+	}
+	if i == 0 || buf[i] != ' ' {
+		if lineLen(buf) > maxRequestLine {
+			return 0, 414
+		}
+		return 0, 400
+	}
+	r.Method = buf[:i]
 	r.method = methodCode(r.Method)
-	rest := line[sp1+1:]
-	sp2 := bytes.IndexByte(rest, ' ')
-	if sp2 <= 0 {
-		return 400 // HTTP/0.9 or a missing target
+	i++
+	ts := i
+	for targetByte[buf[i]] {
+		i++
 	}
-	r.Target = rest[:sp2]
-	r.Proto = rest[sp2+1:]
-	for _, c := range r.Target {
-		if c <= ' ' || c == 0x7f {
-			return 400
+	if i == ts || buf[i] != ' ' {
+		if lineLen(buf) > maxRequestLine {
+			return 0, 414
 		}
+		return 0, 400 // HTTP/0.9, a missing target, or a control byte
 	}
-	p := r.Proto
-	if len(p) != 8 || string(p[:5]) != "HTTP/" || p[6] != '.' || !isDigit(p[5]) || !isDigit(p[7]) {
-		return 400
+	r.Target = buf[ts:i]
+	if i > maxRequestLine {
+		return 0, 414
+	}
+	i++
+	if len(buf)-i < 10 {
+		return 0, 400
+	}
+	p := buf[i : i+8]
+	if buf[i+8] != '\r' || buf[i+9] != '\n' {
+		return 0, 400
+	}
+	r.Line = buf[:i+8]
+	r.Proto = p
+	if string(p[:5]) != "HTTP/" || p[6] != '.' || !isDigit(p[5]) || !isDigit(p[7]) {
+		return 0, 400
 	}
 	if p[5] != '1' {
-		return 505
+		return 0, 505
 	}
 	r.Minor = int(p[7] - '0')
 	if r.Minor > 1 {
 		r.Minor = 1
 	}
-	return parseTarget(r)
+	return i + 10, parseTarget(r)
+}
+
+// lineLen is the length of the first line of buf.
+func lineLen(buf []byte) int {
+	if i := bytes.IndexByte(buf, '\n'); i >= 0 {
+		return i
+	}
+	return len(buf)
 }
 
 // parseTarget splits the request-target into path and query, accepting the
@@ -280,6 +375,13 @@ var slash = []byte("/")
 
 // noteHeader records the fields the engine acts on.
 func (r *Request) noteHeader(name, value []byte) int {
+	// Every field acted on starts with one of these letters; most others
+	// are passed over after one table look-up.
+	switch lower[name[0]] {
+	case 'a', 'c', 'e', 'h', 'i', 'r', 't':
+	default:
+		return 0
+	}
 	switch len(name) {
 	case 4:
 		if equalFold(name, "host") {
@@ -503,27 +605,31 @@ func trimOWS(b []byte) []byte {
 	return b
 }
 
-// equalFold reports whether b equals the lower-case ASCII string s, ignoring
-// ASCII case in b.
+// equalFold reports whether b equals s, ignoring ASCII case in b; s must
+// be lower case.
 func equalFold(b []byte, s string) bool {
 	if len(b) != len(s) {
 		return false
 	}
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		d := s[i]
-		if 'A' <= d && d <= 'Z' {
-			d += 'a' - 'A'
-		}
-		if c != d {
+	for i := 0; i < len(s); i++ {
+		if lower[b[i]] != s[i] {
 			return false
 		}
 	}
 	return true
 }
+
+// lower maps ASCII upper-case letters to lower case and every other byte to
+// itself.
+var lower = func() (t [256]byte) {
+	for i := range t {
+		t[i] = byte(i)
+		if 'A' <= i && i <= 'Z' {
+			t[i] = byte(i + 'a' - 'A')
+		}
+	}
+	return t
+}()
 
 func hasPrefixFold(b []byte, s string) bool {
 	return len(b) >= len(s) && equalFold(b[:len(s)], s)

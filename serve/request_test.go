@@ -20,7 +20,11 @@ func parse(head string) (*Request, int) {
 	if end == 0 {
 		return &r, -1 // incomplete
 	}
-	return &r, parseHead(buf[:end], &r)
+	n, st := parseHead(buf[:end], &r)
+	if st == 0 && n != end {
+		panic("head length differs from the end found")
+	}
+	return &r, st
 }
 
 func TestParseHead(t *testing.T) {
@@ -169,9 +173,11 @@ func FuzzParseRequest(f *testing.F) {
 		if st != 0 || end == 0 {
 			return
 		}
-		if parseHead(data[:end], &r) != 0 {
+		n, st := parseHead(data[:end], &r)
+		if st != 0 {
 			return
 		}
+		end = n
 		// pwebs accepted the head: net/http must accept it too, unless the
 		// difference is one pwebs deliberately allows.
 		req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(data[:end])))

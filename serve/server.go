@@ -62,7 +62,20 @@ type Server struct {
 
 	// fullLogged is the unix second when "at max_clients" was last logged.
 	fullLogged atomic.Int64
+
+	stats Stats
 }
+
+// Stats counts what the server has done since it started; every field is
+// updated atomically.
+type Stats struct {
+	Requests  atomic.Int64 // requests answered
+	Sendfiles atomic.Int64 // responses whose body went out by sendfile
+	Parked    atomic.Int64 // times a connection was parked idle
+}
+
+// Stats returns the server's counters.
+func (s *Server) Stats() *Stats { return &s.stats }
 
 // New builds a server for cfg; it binds nothing yet.
 func New(cfg *Config, log *slog.Logger) (*Server, error) {

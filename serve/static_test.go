@@ -1,7 +1,10 @@
 package serve
 
 import (
+	"context"
 	"encoding/json"
+	"io"
+	"net"
 	"fmt"
 	"net/http"
 	"os"
@@ -489,4 +492,54 @@ func startServerWith(t *testing.T, conf string, files map[string]string) *testSe
 	}
 	// The vhost folders must exist before the config is loaded.
 	return startServerPre(t, conf, htdocs, func(dir string) { writeFiles(t, dir, other) })
+}
+
+func TestLargeFileSendfile(t *testing.T) {
+	big := make([]byte, 3<<20+17)
+	for i := range big {
+		big[i] = byte(i * 7)
+	}
+	ts := startServer(t, "", map[string]string{"big.bin": string(big)})
+	before := ts.srv.Stats().Sendfiles.Load()
+	resp, body := ts.get("/big.bin")
+	if resp.StatusCode != 200 || body != string(big) {
+		t.Fatalf("big file: %d, %d bytes (want %d)", resp.StatusCode, len(body), len(big))
+	}
+	if ts.srv.Stats().Sendfiles.Load() == before {
+		t.Errorf("the big file did not go out by sendfile")
+	}
+	resp, body = ts.get("/big.bin", "Range", "bytes=1000000-1000009")
+	if resp.StatusCode != 206 || body != string(big[1000000:1000010]) {
+		t.Errorf("range of a big file: %d %q", resp.StatusCode, body)
+	}
+	resp, body = ts.do("HEAD", "/big.bin", nil)
+	if resp.Header.Get("Content-Length") != fmt.Sprint(len(big)) || body != "" {
+		t.Errorf("HEAD of a big file: %q %d", resp.Header.Get("Content-Length"), len(body))
+	}
+}
+
+func TestListenIPv6(t *testing.T) {
+	ln, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skip("no IPv6 loopback here")
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	dir := t.TempDir()
+	must(t, os.Mkdir(filepath.Join(dir, "htdocs"), 0o755))
+	must(t, os.WriteFile(filepath.Join(dir, "htdocs", "v6.txt"), []byte("six"), 0o644))
+	cfg, err := ParseConfig("pwebs.conf", dir, []byte(fmt.Sprintf("listen = [%q]\n", addr)))
+	must(t, err)
+	srv, err := New(cfg, nil)
+	must(t, err)
+	must(t, srv.Listen())
+	go srv.Serve()
+	defer srv.Shutdown(context.Background())
+	resp, err := http.Get("http://" + addr + "/v6.txt")
+	must(t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if string(b) != "six" {
+		t.Errorf("over IPv6: %q", b)
+	}
 }
