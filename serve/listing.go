@@ -344,22 +344,27 @@ td.date { white-space: nowrap; color: var(--muted); font-variant-numeric: tabula
 tbody tr:hover { background: var(--hover); }
 a { color: var(--link); text-decoration: none; }
 a:hover { text-decoration: underline; }
-.icon { display: inline-block; width: 1.4em; }
+.icon { width: 1.1em; height: 1.1em; vertical-align: -.18em; margin-right: .45em; fill: none; stroke: currentColor; stroke-width: 1.6; stroke-linejoin: round; opacity: .75; }
 footer { margin-top: 1.5rem; font-size: .8rem; color: var(--muted); }
 @media (max-width: 36rem) { th.date, td.date { display: none; } th, td { padding: .55rem .35rem; } }
 </style>
 </head>
 <body>
+<svg width="0" height="0" style="position:absolute" aria-hidden="true">
+<symbol id="i-dir" viewBox="0 0 24 24"><path d="M3 6.5A1.5 1.5 0 0 1 4.5 5h4.2l2 2.2h8.8A1.5 1.5 0 0 1 21 8.7v9.8a1.5 1.5 0 0 1-1.5 1.5h-15A1.5 1.5 0 0 1 3 18.5z"/></symbol>
+<symbol id="i-file" viewBox="0 0 24 24"><path d="M6.5 3h7.3L19 8.2v11.3a1.5 1.5 0 0 1-1.5 1.5h-11A1.5 1.5 0 0 1 5 19.5v-15A1.5 1.5 0 0 1 6.5 3z M13.5 3v5.5H19"/></symbol>
+<symbol id="i-up" viewBox="0 0 24 24"><path d="M9 14 4 9l5-5 M4 9h10.5a5.5 5.5 0 0 1 0 11H11"/></symbol>
+</svg>
 <main>
 <h1>Index of {{.Path}}</h1>
 <table>
 <thead><tr><th><a href="{{sortLink . "N"}}">Name{{sortMark . "N"}}</a></th><th class="date"><a href="{{sortLink . "M"}}">Last modified{{sortMark . "M"}}</a></th><th class="size"><a href="{{sortLink . "S"}}">Size{{sortMark . "S"}}</a></th></tr></thead>
 <tbody>
 {{- if .Parent}}
-<tr><td class="name"><a href="../"><span class="icon">↩</span>Parent folder</a></td><td class="date"></td><td class="size"></td></tr>
+<tr><td class="name"><a href="../"><svg class="icon"><use href="#i-up"/></svg>Parent folder</a></td><td class="date"></td><td class="size"></td></tr>
 {{- end}}
 {{- range .Entries}}
-<tr><td class="name"><a href="{{.URL}}"><span class="icon">{{if .Dir}}📁{{else}}📄{{end}}</span>{{.Name}}{{if .Dir}}/{{end}}</a></td><td class="date"><time datetime="{{iso .ModTime}}">{{when .ModTime}}</time></td><td class="size">{{if .Dir}}—{{else}}{{size .Size}}{{end}}</td></tr>
+<tr><td class="name"><a href="{{.URL}}"><svg class="icon"><use href="{{if .Dir}}#i-dir{{else}}#i-file{{end}}"/></svg>{{.Name}}{{if .Dir}}/{{end}}</a></td><td class="date"><time datetime="{{iso .ModTime}}">{{when .ModTime}}</time></td><td class="size">{{if .Dir}}—{{else}}{{size .Size}}{{end}}</td></tr>
 {{- end}}
 </tbody>
 </table>
