@@ -1,0 +1,3 @@
+<?php
+// PHP answers header('Location: ...') with "Status: 302 Found".
+header('Location: /login.php');
