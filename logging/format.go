@@ -1,0 +1,566 @@
+package logging
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Common is Apache's Common Log Format, selected by format = "common".
+const Common = `%h %l %u %t "%r" %>s %b`
+
+// Combined is Apache's Combined Log Format, selected by format = "combined"
+// (the default).
+const Combined = `%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"`
+
+// ErrFormat is wrapped by every error ParseFormat returns.
+var ErrFormat = errors.New("logging: invalid log format")
+
+// Record is one answered request as the access log sees it. serve fills one
+// per request and may reuse it; Access keeps nothing from it after it
+// returns. Empty fields print as "-", as Apache prints a missing value.
+type Record struct {
+	Time        time.Time     // when the request's first byte arrived (%t), printed in its own location: pass local time
+	Duration    time.Duration // until the last byte of the response (%D in µs, %T in s)
+	Queue       time.Duration // time waited for a max_clients slot (%{queue}t, in µs)
+	RemoteAddr  string        // client "ip:port" (%h and %a print the IP, %{remote}p the port)
+	LocalAddr   string        // server "ip:port" (%A prints the IP, %p the port)
+	User        string        // authenticated user (%u); "" prints "-"
+	Method      []byte        // %m
+	Path        []byte        // %U: the decoded URL path
+	Query       []byte        // %q: the query string without '?'; printed with a leading '?' when not empty
+	Proto       []byte        // %H, such as "HTTP/1.1"
+	RequestLine []byte        // %r: the first line as received, without CRLF (may be garbage on a 400)
+	Status      int           // %>s: the final status
+	OrigStatus  int           // %s: the status before an internal redirect; 0 means the same as Status
+	BodyBytes   int64         // %b ("-" when 0) and %B: body bytes sent
+	VHost       string        // %v: the virtual host's first name, or the server name
+	ReqHeader   HeaderLookup  // %{Name}i and %{Name}C; nil prints "-"
+	RespHeader  HeaderLookup  // %{Name}o; nil prints "-"
+}
+
+// HeaderLookup finds a header value by name, case-insensitively. Format calls
+// it with the names written in the format string; serve implements it
+// without allocating. The returned bytes are only read, and not kept.
+type HeaderLookup interface {
+	Lookup(name string) ([]byte, bool)
+}
+
+// Format is a parsed access log format. It is safe for concurrent use.
+type Format struct {
+	src   string
+	items []item
+}
+
+type op uint8
+
+const (
+	opLiteral op = iota
+	opRemoteHost
+	opRemoteIP
+	opLocalIP
+	opLogname
+	opUser
+	opTimeCLF
+	opTimeSec
+	opTimeMsec
+	opTimeUsec
+	opTimeMsecFrac
+	opTimeUsecFrac
+	opQueue
+	opRequestLine
+	opMethod
+	opPath
+	opQuery
+	opProto
+	opStatus
+	opBytesCLF
+	opBytes
+	opMicros
+	opSeconds
+	opMillis
+	opVHost
+	opReqHeader
+	opRespHeader
+	opCookie
+	opLocalPort
+	opRemotePort
+)
+
+// item is one piece of a format: literal text or one directive.
+type item struct {
+	op     op
+	text   string // the literal, the header or cookie name
+	end    bool   // %{end:...}t: the time the response ended
+	orig   bool   // %s or %<s: the status before an internal redirect
+	negate bool   // %!...: print the item unless the status is listed
+	conds  []int  // %400,501...: print the item only for these statuses
+}
+
+// ParseFormat reads an access log format: "common", "combined", or an Apache
+// LogFormat string. Supported directives: %% %a %A %b %B %D %h %H %l %m %p
+// %{local}p %{remote}p %{canonical}p %P %q %r %s %<s %>s %t %{sec}t
+// %{msec}t %{usec}t %{msec_frac}t %{usec_frac}t (each optionally "begin:" or
+// "end:"), %{queue}t %T %{s}T %{ms}T %{us}T %u %U %v %{Name}i %{Name}o and
+// %{Name}C, with Apache's status conditions (%400,501{Referer}i,
+// %!200{Referer}i). Any other directive, including strftime formats in %{}t,
+// is an error. In the literal text, \n \t \r \\ and \" stand for a newline, a
+// tab, a carriage return, a backslash and a double quote, as in httpd.conf.
+// Each line ends with a newline.
+func ParseFormat(s string) (*Format, error) {
+	src := s
+	switch s {
+	case "common":
+		s = Common
+	case "combined":
+		s = Combined
+	case "":
+		return nil, fmt.Errorf("%w: empty (use \"combined\", \"common\" or a LogFormat string)", ErrFormat)
+	}
+	f := &Format{src: src}
+	var lit []byte
+	flush := func() {
+		if len(lit) > 0 {
+			f.items = append(f.items, item{op: opLiteral, text: string(lit)})
+			lit = lit[:0]
+		}
+	}
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c == '\\' && i+1 < len(s) {
+			switch s[i+1] {
+			case 'n':
+				lit = append(lit, '\n')
+			case 't':
+				lit = append(lit, '\t')
+			case 'r':
+				lit = append(lit, '\r')
+			case '\\', '"':
+				lit = append(lit, s[i+1])
+			default:
+				lit = append(lit, '\\')
+				i++
+				continue
+			}
+			i += 2
+			continue
+		}
+		if c != '%' {
+			lit = append(lit, c)
+			i++
+			continue
+		}
+		it, n, err := parseDirective(s, i)
+		if err != nil {
+			return nil, err
+		}
+		i += n
+		if it.op == opLiteral && it.conds == nil {
+			lit = append(lit, it.text...)
+			continue
+		}
+		flush()
+		f.items = append(f.items, it)
+	}
+	lit = append(lit, '\n')
+	flush()
+	return f, nil
+}
+
+// parseDirective reads the directive that starts at s[at] ('%') and returns
+// it with the number of bytes it spans.
+func parseDirective(s string, at int) (item, int, error) {
+	i := at + 1
+	bad := func(format string, args ...any) (item, int, error) {
+		end := min(i+1, len(s))
+		return item{}, 0, fmt.Errorf("%w: %q at byte %d: %s", ErrFormat, s[at:end], at, fmt.Sprintf(format, args...))
+	}
+	if i < len(s) && s[i] == '%' {
+		return item{op: opLiteral, text: "%"}, 2, nil
+	}
+	var it item
+	wantOrig := -1
+	arg := ""
+modifiers:
+	for i < len(s) {
+		switch c := s[i]; {
+		case c == '!':
+			it.negate = !it.negate
+			i++
+		case c == '<':
+			wantOrig = 1
+			i++
+		case c == '>':
+			wantOrig = 0
+			i++
+		case c == ',':
+			i++
+		case c >= '0' && c <= '9':
+			j := i
+			for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+				j++
+			}
+			if j-i > 3 {
+				return bad("a status condition has at most 3 digits")
+			}
+			n, _ := strconv.Atoi(s[i:j])
+			it.conds = append(it.conds, n)
+			i = j
+		case c == '{':
+			j := strings.IndexByte(s[i+1:], '}')
+			if j < 0 {
+				i = len(s) - 1
+				return bad("missing '}'")
+			}
+			arg = s[i+1 : i+1+j]
+			i += j + 2
+		default:
+			break modifiers
+		}
+	}
+	if i >= len(s) {
+		i = len(s) - 1
+		return bad("the format ends inside a directive")
+	}
+	letter := s[i]
+	switch letter {
+	case 'h', 'a':
+		if arg != "" && arg != "c" {
+			return bad("the only argument is {c}")
+		}
+		it.op = opRemoteHost
+		if letter == 'a' {
+			it.op = opRemoteIP
+		}
+	case 'A':
+		it.op = opLocalIP
+	case 'l':
+		it.op = opLogname
+	case 'u':
+		it.op = opUser
+	case 't':
+		if err := parseTimeArg(&it, arg); err != nil {
+			return bad("%v", err)
+		}
+	case 'r':
+		it.op = opRequestLine
+	case 'm':
+		it.op = opMethod
+	case 'U':
+		it.op = opPath
+	case 'q':
+		it.op = opQuery
+	case 'H':
+		it.op = opProto
+	case 's':
+		it.op = opStatus
+		it.orig = wantOrig != 0
+	case 'b':
+		it.op = opBytesCLF
+	case 'B':
+		it.op = opBytes
+	case 'D':
+		it.op = opMicros
+	case 'T':
+		switch strings.ToLower(arg) {
+		case "", "s":
+			it.op = opSeconds
+		case "ms":
+			it.op = opMillis
+		case "us":
+			it.op = opMicros
+		default:
+			return bad("the unit must be s, ms or us")
+		}
+	case 'v':
+		it.op = opVHost
+	case 'i', 'o', 'C':
+		if arg == "" {
+			return bad("a name in braces is required, as in %%{Referer}%c", letter)
+		}
+		it.text = arg
+		switch letter {
+		case 'i':
+			it.op = opReqHeader
+		case 'o':
+			it.op = opRespHeader
+		default:
+			it.op = opCookie
+		}
+	case 'p':
+		switch strings.ToLower(arg) {
+		case "", "canonical", "local":
+			it.op = opLocalPort
+		case "remote":
+			it.op = opRemotePort
+		default:
+			return bad("the argument must be canonical, local or remote")
+		}
+	case 'P':
+		if arg != "" && !strings.EqualFold(arg, "pid") {
+			return bad("only the process ID (%%P or %%{pid}P) is supported")
+		}
+		it.op = opLiteral
+		it.text = strconv.Itoa(os.Getpid())
+	default:
+		return bad("unknown or unsupported directive")
+	}
+	return it, i + 1 - at, nil
+}
+
+// parseTimeArg fills it from the argument of %{...}t: empty, begin or end
+// for the Common Log Format time, optionally followed by ":sec", ":msec",
+// ":usec", ":msec_frac" or ":usec_frac", or one of those alone, or "queue".
+func parseTimeArg(it *item, arg string) error {
+	if arg == "queue" {
+		it.op = opQueue
+		return nil
+	}
+	rest := arg
+	if r, ok := strings.CutPrefix(arg, "begin"); ok && (r == "" || r[0] == ':') {
+		rest = strings.TrimPrefix(r, ":")
+	} else if r, ok := strings.CutPrefix(arg, "end"); ok && (r == "" || r[0] == ':') {
+		rest = strings.TrimPrefix(r, ":")
+		it.end = true
+	}
+	switch rest {
+	case "":
+		it.op = opTimeCLF
+	case "sec":
+		it.op = opTimeSec
+	case "msec":
+		it.op = opTimeMsec
+	case "usec":
+		it.op = opTimeUsec
+	case "msec_frac":
+		it.op = opTimeMsecFrac
+	case "usec_frac":
+		it.op = opTimeUsecFrac
+	default:
+		return errors.New("strftime formats are not supported; use sec, msec, usec, msec_frac, usec_frac or queue, optionally after begin: or end:")
+	}
+	return nil
+}
+
+// String returns the format as it was given to ParseFormat.
+func (f *Format) String() string { return f.src }
+
+// Append appends r's line, newline included, to dst and returns the extended
+// slice. Strings from the request are escaped as Apache's mod_log_config
+// escapes them, so a request can neither break the line nor forge another.
+// Append does not allocate when dst has room for the line.
+func (f *Format) Append(dst []byte, r *Record) []byte {
+	for i := range f.items {
+		it := &f.items[i]
+		if it.conds != nil && !it.wanted(r.Status) {
+			dst = append(dst, '-')
+			continue
+		}
+		switch it.op {
+		case opLiteral:
+			dst = append(dst, it.text...)
+		case opRemoteHost, opRemoteIP:
+			host, _ := splitHostPort(r.RemoteAddr)
+			dst = appendField(dst, host)
+		case opLocalIP:
+			host, _ := splitHostPort(r.LocalAddr)
+			dst = appendField(dst, host)
+		case opLocalPort:
+			_, port := splitHostPort(r.LocalAddr)
+			dst = appendField(dst, port)
+		case opRemotePort:
+			_, port := splitHostPort(r.RemoteAddr)
+			dst = appendField(dst, port)
+		case opLogname:
+			dst = append(dst, '-')
+		case opUser:
+			dst = appendField(dst, r.User)
+		case opTimeCLF:
+			dst = appendCLFTime(dst, it.when(r))
+		case opTimeSec:
+			dst = strconv.AppendInt(dst, it.when(r).Unix(), 10)
+		case opTimeMsec:
+			dst = strconv.AppendInt(dst, it.when(r).UnixMilli(), 10)
+		case opTimeUsec:
+			dst = strconv.AppendInt(dst, it.when(r).UnixMicro(), 10)
+		case opTimeMsecFrac:
+			dst = appendDigits(dst, it.when(r).Nanosecond()/1e6, 3)
+		case opTimeUsecFrac:
+			dst = appendDigits(dst, it.when(r).Nanosecond()/1e3, 6)
+		case opQueue:
+			dst = strconv.AppendInt(dst, r.Queue.Microseconds(), 10)
+		case opRequestLine:
+			dst = appendField(dst, r.RequestLine)
+		case opMethod:
+			dst = appendField(dst, r.Method)
+		case opPath:
+			dst = appendField(dst, r.Path)
+		case opQuery:
+			if len(r.Query) > 0 {
+				dst = append(dst, '?')
+				dst = appendEscaped(dst, r.Query)
+			}
+		case opProto:
+			dst = appendField(dst, r.Proto)
+		case opStatus:
+			st := r.Status
+			if it.orig && r.OrigStatus != 0 {
+				st = r.OrigStatus
+			}
+			if st <= 0 {
+				dst = append(dst, '-')
+			} else {
+				dst = strconv.AppendInt(dst, int64(st), 10)
+			}
+		case opBytesCLF:
+			if r.BodyBytes <= 0 {
+				dst = append(dst, '-')
+			} else {
+				dst = strconv.AppendInt(dst, r.BodyBytes, 10)
+			}
+		case opBytes:
+			dst = strconv.AppendInt(dst, max(r.BodyBytes, 0), 10)
+		case opMicros:
+			dst = strconv.AppendInt(dst, r.Duration.Microseconds(), 10)
+		case opMillis:
+			dst = strconv.AppendInt(dst, r.Duration.Milliseconds(), 10)
+		case opSeconds:
+			dst = strconv.AppendInt(dst, int64(r.Duration/time.Second), 10)
+		case opVHost:
+			dst = appendField(dst, r.VHost)
+		case opReqHeader:
+			dst = appendHeader(dst, r.ReqHeader, it.text, false)
+		case opRespHeader:
+			dst = appendHeader(dst, r.RespHeader, it.text, true)
+		case opCookie:
+			dst = appendCookie(dst, r.ReqHeader, it.text)
+		}
+	}
+	return dst
+}
+
+// wanted reports whether an item with status conditions is printed.
+func (it *item) wanted(status int) bool {
+	listed := false
+	for _, c := range it.conds {
+		if c == status {
+			listed = true
+			break
+		}
+	}
+	return listed != it.negate
+}
+
+// when returns the time a %t item prints: when the request began, or ended.
+func (it *item) when(r *Record) time.Time {
+	if it.end {
+		return r.Time.Add(r.Duration)
+	}
+	return r.Time
+}
+
+// appendField appends s escaped, or "-" when s is empty.
+func appendField[T string | []byte](dst []byte, s T) []byte {
+	if len(s) == 0 {
+		return append(dst, '-')
+	}
+	return appendEscaped(dst, s)
+}
+
+// appendHeader appends the value of header name, or "-" when it is absent.
+// A header that is present but empty prints as nothing, as in Apache. For
+// Content-Type in the response, parameters such as charset are left out, as
+// Apache does.
+func appendHeader(dst []byte, h HeaderLookup, name string, resp bool) []byte {
+	if h == nil {
+		return append(dst, '-')
+	}
+	v, ok := h.Lookup(name)
+	if !ok {
+		return append(dst, '-')
+	}
+	if resp && strings.EqualFold(name, "Content-Type") {
+		if i := bytes.IndexByte(v, ';'); i >= 0 {
+			v = bytes.TrimRight(v[:i], " \t")
+		}
+	}
+	return appendEscaped(dst, v)
+}
+
+// appendCookie appends the value of the cookie name from the Cookie request
+// header, or "-". Names match case-insensitively and blanks around names and
+// values are ignored, as in Apache.
+func appendCookie(dst []byte, h HeaderLookup, name string) []byte {
+	if h == nil {
+		return append(dst, '-')
+	}
+	v, ok := h.Lookup("Cookie")
+	if !ok {
+		return append(dst, '-')
+	}
+	for len(v) > 0 {
+		pair := v
+		if i := bytes.IndexByte(v, ';'); i >= 0 {
+			pair, v = v[:i], v[i+1:]
+		} else {
+			v = nil
+		}
+		eq := bytes.IndexByte(pair, '=')
+		if eq < 0 {
+			continue
+		}
+		k, val := bytes.Trim(pair[:eq], " \t"), bytes.Trim(pair[eq+1:], " \t")
+		if len(val) > 0 && asciiEqualFold(k, name) {
+			return appendEscaped(dst, val)
+		}
+	}
+	return append(dst, '-')
+}
+
+// asciiEqualFold reports whether b and s are equal ignoring ASCII case, as
+// Apache's strcasecmp compares names.
+func asciiEqualFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range len(b) {
+		x, y := b[i], s[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// splitHostPort splits "ip:port" or "[ipv6]:port". A bare IPv6 address, or
+// an address without a port, is all host.
+func splitHostPort(s string) (host, port string) {
+	if s == "" {
+		return "", ""
+	}
+	if s[0] == '[' {
+		if end := strings.IndexByte(s, ']'); end > 0 {
+			host = s[1:end]
+			if end+1 < len(s) && s[end+1] == ':' {
+				port = s[end+2:]
+			}
+			return host, port
+		}
+		return s, ""
+	}
+	i := strings.LastIndexByte(s, ':')
+	if i < 0 || strings.IndexByte(s[:i], ':') >= 0 {
+		return s, ""
+	}
+	return s[:i], s[i+1:]
+}

@@ -1,0 +1,367 @@
+package logging
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// headers is a HeaderLookup for tests; Lookup is case-insensitive and does
+// not allocate.
+type headers []struct {
+	name  string
+	value []byte
+}
+
+// hdrs returns the headers name, value, name, value...
+func hdrs(kv ...string) headers {
+	var h headers
+	for i := 0; i+1 < len(kv); i += 2 {
+		h = append(h, struct {
+			name  string
+			value []byte
+		}{kv[i], []byte(kv[i+1])})
+	}
+	return h
+}
+
+func (h headers) Lookup(name string) ([]byte, bool) {
+	for _, x := range h {
+		if strings.EqualFold(x.name, name) {
+			return x.value, true
+		}
+	}
+	return nil, false
+}
+
+var testTime = time.Date(2026, time.November, 21, 10, 4, 5, 123456789, time.UTC)
+
+// sampleRecord returns a typical answered GET.
+func sampleRecord() *Record {
+	return &Record{
+		Time:        testTime,
+		Duration:    2345678 * time.Microsecond,
+		Queue:       1500 * time.Microsecond,
+		RemoteAddr:  "127.0.0.1:50312",
+		LocalAddr:   "127.0.0.1:8080",
+		Method:      []byte("GET"),
+		Path:        []byte("/index.html"),
+		Query:       []byte("a=1&b=2"),
+		Proto:       []byte("HTTP/1.1"),
+		RequestLine: []byte("GET /index.html?a=1&b=2 HTTP/1.1"),
+		Status:      200,
+		BodyBytes:   2326,
+		VHost:       "www.example.com",
+		ReqHeader: hdrs(
+			"Referer", "http://example.com/start.html",
+			"User-Agent", "Mozilla/5.0 (X11; Linux x86_64)",
+			"Cookie", "theme=dark; SESSID = abc123 ; empty=",
+			"X-Empty", "",
+		),
+		RespHeader: hdrs("Content-Type", "text/html; charset=utf-8", "ETag", `"abc"`),
+	}
+}
+
+// combinedLine matches one Combined Log Format line, fields escaped.
+var combinedLine = regexp.MustCompile(`^(\S+) (\S+) (\S+) \[(\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4})\] "((?:[^"\\]|\\.)*)" (\d{3}|-) (\d+|-) "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)"\n$`)
+
+func TestParseFormatErrors(t *testing.T) {
+	tests := []struct {
+		format string
+		want   string // in the error message
+	}{
+		{"", "empty"},
+		{"%", "ends inside a directive"},
+		{"%h %", "ends inside a directive"},
+		{"%Z", `"%Z" at byte 0: unknown`},
+		{"%h %{Referer", "missing '}'"},
+		{"%{Referer}", "ends inside a directive"},
+		{"%i", "a name in braces is required"},
+		{"%{}o", "a name in braces is required"},
+		{"%{%Y-%m-%d}t", "strftime formats are not supported"},
+		{"%{end:%H}t", "strftime formats are not supported"},
+		{"%{minutes}T", "the unit must be"},
+		{"%{bogus}p", "canonical, local or remote"},
+		{"%{tid}P", "only the process ID"},
+		{"%{x}a", "{c}"},
+		{"%1000{Referer}i", "at most 3 digits"},
+		{"%X", "unsupported"},
+		{"%e", "unsupported"},
+		{"%{c}e", "unsupported"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.format, func(t *testing.T) {
+			_, err := ParseFormat(tt.format)
+			if err == nil {
+				t.Fatalf("ParseFormat(%q): got no error, want one containing %q", tt.format, tt.want)
+			}
+			if !errors.Is(err, ErrFormat) {
+				t.Errorf("got %q, want it to wrap ErrFormat", err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %q, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestAppend(t *testing.T) {
+	pid := fmt.Sprint(os.Getpid())
+	tests := []struct {
+		format string
+		mod    func(r *Record)
+		want   string
+	}{
+		{"combined", nil, `127.0.0.1 - - [21/Nov/2026:10:04:05 +0000] "GET /index.html?a=1&b=2 HTTP/1.1" 200 2326 "http://example.com/start.html" "Mozilla/5.0 (X11; Linux x86_64)"`},
+		{"common", nil, `127.0.0.1 - - [21/Nov/2026:10:04:05 +0000] "GET /index.html?a=1&b=2 HTTP/1.1" 200 2326`},
+		{Combined, func(r *Record) { r.User = "alice"; r.BodyBytes = 0; r.ReqHeader = nil },
+			`127.0.0.1 - alice [21/Nov/2026:10:04:05 +0000] "GET /index.html?a=1&b=2 HTTP/1.1" 200 - "-" "-"`},
+		// A request the client closed before sending anything, as Apache logs a 408.
+		{"combined", func(r *Record) { *r = Record{Time: testTime, RemoteAddr: "[::1]:41000", Status: 408} },
+			`::1 - - [21/Nov/2026:10:04:05 +0000] "-" 408 - "-" "-"`},
+		{"%t", func(r *Record) { r.Time = time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("", 5*3600+30*60)) }, `[02/Jan/2026:03:04:05 +0530]`},
+		{"%t", func(r *Record) { r.Time = time.Date(2026, 7, 9, 23, 59, 59, 0, time.FixedZone("", -7*3600)) }, `[09/Jul/2026:23:59:59 -0700]`},
+		{"%{end}t", nil, `[21/Nov/2026:10:04:07 +0000]`},
+		{"%{begin}t", nil, `[21/Nov/2026:10:04:05 +0000]`},
+		{"%{sec}t %{msec}t %{usec}t", nil, fmt.Sprintf("%d %d %d", testTime.Unix(), testTime.UnixMilli(), testTime.UnixMicro())},
+		{"%{msec_frac}t %{usec_frac}t", nil, "123 123456"},
+		{"%{end:usec_frac}t %{begin:sec}t", nil, fmt.Sprintf("469134 %d", testTime.Unix())},
+		{"%{queue}t", nil, "1500"},
+		{"%h %a %{c}a %A %p %{local}p %{canonical}p %{remote}p", nil, "127.0.0.1 127.0.0.1 127.0.0.1 127.0.0.1 8080 8080 8080 50312"},
+		{"%h %p %{remote}p", func(r *Record) { r.RemoteAddr = "[2001:db8::1]:443"; r.LocalAddr = "[::1]:8443" }, "2001:db8::1 8443 443"},
+		{"%h %{remote}p", func(r *Record) { r.RemoteAddr = "" }, "- -"},
+		{"%l %u", func(r *Record) { r.User = `bob "the" builder` }, `- bob \"the\" builder`},
+		{"%r|%m|%U|%q|%H", nil, "GET /index.html?a=1&b=2 HTTP/1.1|GET|/index.html|?a=1&b=2|HTTP/1.1"},
+		{"%U%q", func(r *Record) { r.Query = nil }, "/index.html"},
+		{"%m %U %H", func(r *Record) { r.Method, r.Path, r.Proto = nil, nil, nil }, "- - -"},
+		{"%s %>s %<s", func(r *Record) { r.Status, r.OrigStatus = 404, 302 }, "302 404 302"},
+		{"%s %>s", nil, "200 200"},
+		{"%s", func(r *Record) { r.Status = 0 }, "-"},
+		{"%b %B", nil, "2326 2326"},
+		{"%b %B", func(r *Record) { r.BodyBytes = 0 }, "- 0"},
+		{"%D %T %{s}T %{ms}T %{us}T %{MS}T", nil, "2345678 2 2 2345 2345678 2345"},
+		{"%v", nil, "www.example.com"},
+		{"%v", func(r *Record) { r.VHost = "" }, "-"},
+		{"%{referer}i|%{X-Missing}i|%{X-Empty}i", nil, "http://example.com/start.html|-|"},
+		{"%{Content-Type}o %{content-type}o %{ETag}o %{X-None}o", nil, `text/html text/html \"abc\" -`},
+		{"%{Content-Type}o", func(r *Record) { r.RespHeader = hdrs("Content-Type", "image/png") }, "image/png"},
+		{"%{theme}C %{sessid}C %{empty}C %{none}C", nil, "dark abc123 - -"},
+		{"%{theme}C", func(r *Record) { r.ReqHeader = hdrs() }, "-"},
+		{"%P %{pid}P", nil, pid + " " + pid},
+		{"100%% %%h", nil, "100% %h"},
+		{`a\tb\\c\"d\qe`, nil, "a\tb\\c\"d\\qe"},
+		{`%h\n%>s`, nil, "127.0.0.1\n200"},
+		{"%200,304{Referer}i %!200,304{Referer}i %404{Referer}i", nil, "http://example.com/start.html - -"},
+		{"%!200s %404,200>s", nil, "- 200"},
+		{"%400P", nil, "-"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.format, func(t *testing.T) {
+			f, err := ParseFormat(tt.format)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := sampleRecord()
+			if tt.mod != nil {
+				tt.mod(r)
+			}
+			got := string(f.Append(nil, r))
+			if want := tt.want + "\n"; got != want {
+				t.Errorf("got %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// TestEscapeEveryByte checks each of the 256 byte values against Apache's
+// ap_escape_logitem: printable ASCII but '"' and '\' as is; \b \n \r \t \v;
+// \" and \\; every other byte as \xhh in lower case.
+func TestEscapeEveryByte(t *testing.T) {
+	for c := range 256 {
+		var want string
+		switch {
+		case c == '\b':
+			want = `\b`
+		case c == '\n':
+			want = `\n`
+		case c == '\r':
+			want = `\r`
+		case c == '\t':
+			want = `\t`
+		case c == '\v':
+			want = `\v`
+		case c == '"' || c == '\\':
+			want = `\` + string(rune(c))
+		case c >= 0x20 && c <= 0x7e:
+			want = string(rune(c))
+		default:
+			want = fmt.Sprintf(`\x%02x`, c)
+		}
+		if got := string(appendEscaped(nil, []byte{byte(c)})); got != want {
+			t.Errorf("byte %#02x: got %q, want %q", c, got, want)
+		}
+	}
+}
+
+// hostileRequests are request lines and headers a client controls.
+var hostileRequests = []struct {
+	name        string
+	requestLine string
+	ua, referer string
+}{
+	{"quotes", `GET /a"b" HTTP/1.1`, `say "hi"`, `"`},
+	{"backslashes", `GET /a\b\\c\" HTTP/1.1`, `\`, `\"`},
+	{"newline-like", "GET /x\r\nHost: forged\n127.0.0.1 - - [01/Jan/2000:00:00:00 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"-\"", "a\tb\x00c\x7f", "\x1b[31mred"},
+	{"escaped newline text", `GET /\n\r\t HTTP/1.1`, `\x0a`, `\\n`},
+	{"utf-8", "GET /café/日本 HTTP/1.1", "Mözilla ☃", "http://例え.jp/"},
+	{"invalid utf-8", "GET /\xff\xfe\xc3 HTTP/1.1", "\xc0\xaf", "\xed\xa0\x80"},
+	{"tls handshake", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", "", ""},
+}
+
+func TestHostileRequestStaysOneLine(t *testing.T) {
+	f, err := ParseFormat("combined")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range hostileRequests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := sampleRecord()
+			r.RequestLine = []byte(tt.requestLine)
+			r.ReqHeader = hdrs("User-Agent", tt.ua, "Referer", tt.referer)
+			line := f.Append(nil, r)
+			checkCombinedLine(t, line)
+			m := combinedLine.FindSubmatch(line)
+			if got, want := unescape(string(m[5])), tt.requestLine; got != want {
+				t.Errorf("request field unescapes to %q, want %q", got, want)
+			}
+			if got, want := unescape(string(m[9])), tt.ua; got != want {
+				t.Errorf("User-Agent field unescapes to %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// checkCombinedLine fails unless line is one Combined Log Format line made of
+// printable ASCII.
+func checkCombinedLine(t *testing.T, line []byte) {
+	t.Helper()
+	for i, c := range line[:len(line)-1] {
+		if c < 0x20 || c >= 0x7f {
+			t.Fatalf("byte %d of %q is %#02x, want printable ASCII", i, line, c)
+		}
+	}
+	if !combinedLine.Match(line) {
+		t.Fatalf("got %q, want one Combined Log Format line", line)
+	}
+}
+
+// unescape reverses appendEscaped, to show that no information is lost.
+func unescape(s string) string {
+	var b []byte
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' || i+1 == len(s) {
+			b = append(b, s[i])
+			continue
+		}
+		i++
+		switch s[i] {
+		case 'b':
+			b = append(b, '\b')
+		case 'n':
+			b = append(b, '\n')
+		case 'r':
+			b = append(b, '\r')
+		case 't':
+			b = append(b, '\t')
+		case 'v':
+			b = append(b, '\v')
+		case 'x':
+			var c byte
+			fmt.Sscanf(s[i+1:i+3], "%02x", &c)
+			b = append(b, c)
+			i += 2
+		default:
+			b = append(b, s[i])
+		}
+	}
+	return string(b)
+}
+
+func FuzzAppendCombined(f *testing.F) {
+	for _, h := range hostileRequests {
+		f.Add(h.requestLine, h.ua, h.referer, "bob", "/p", "q=1")
+	}
+	format, err := ParseFormat("combined")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, requestLine, ua, referer, user, path, query string) {
+		r := sampleRecord()
+		r.RequestLine, r.Path, r.Query = []byte(requestLine), []byte(path), []byte(query)
+		r.User = strings.Map(func(r rune) rune { // %u is not quoted: Apache leaves spaces
+			if r == ' ' {
+				return '_'
+			}
+			return r
+		}, user)
+		r.ReqHeader = hdrs("User-Agent", ua, "Referer", referer)
+		line := format.Append(nil, r)
+		checkCombinedLine(t, line)
+		m := combinedLine.FindSubmatch(line)
+		if got := unescape(string(m[5])); requestLine != "" && got != requestLine {
+			t.Errorf("request field unescapes to %q, want %q", got, requestLine)
+		}
+	})
+}
+
+func FuzzParseFormat(f *testing.F) {
+	for _, s := range []string{"combined", "common", Combined, `%{end:usec_frac}t %!200,304{Referer}i \n%%`, "%{x", "%400", `\`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		format, err := ParseFormat(s)
+		if err != nil {
+			return
+		}
+		r := sampleRecord()
+		r.RequestLine = []byte("GET /\n\"x\" HTTP/1.1")
+		line := format.Append(nil, r)
+		// Newlines only come from the format's own text, plus the last one.
+		want := 1
+		for _, it := range format.items {
+			if it.op == opLiteral {
+				want += strings.Count(it.text, "\n")
+			}
+		}
+		want-- // the final newline is in the last literal
+		if got := strings.Count(string(line), "\n"); got != want {
+			t.Errorf("format %q: got %d newlines in %q, want %d", s, got, line, want)
+		}
+		if len(line) == 0 || line[len(line)-1] != '\n' {
+			t.Errorf("format %q: got %q, want a line ending in a newline", s, line)
+		}
+	})
+}
+
+func BenchmarkAppend(b *testing.B) {
+	for _, name := range []string{"combined", "common"} {
+		b.Run(name, func(b *testing.B) {
+			f, err := ParseFormat(name)
+			if err != nil {
+				b.Fatal(err)
+			}
+			r := sampleRecord()
+			r.Time = time.Now()
+			buf := make([]byte, 0, 1024)
+			b.ReportAllocs()
+			for b.Loop() {
+				buf = f.Append(buf[:0], r)
+			}
+			b.SetBytes(int64(len(buf)))
+		})
+	}
+}

@@ -1,0 +1,150 @@
+package logging
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer that the report logger may write from several
+// goroutines while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// testOptions returns options for logs in dir/logs with a small rotate size.
+func testOptions(dir string) Options {
+	o := DefaultOptions()
+	o.Access = filepath.Join(dir, "logs", "access_log")
+	o.Error = filepath.Join(dir, "logs", "error_log")
+	o.RotateSize = 4 << 10
+	o.Keep = 100000
+	return o
+}
+
+// newTestLogger opens a Logger whose problem reports go to the returned
+// buffer, closed when the test ends.
+func newTestLogger(t testing.TB, o Options) (*Logger, *syncBuffer) {
+	t.Helper()
+	return newTestLoggerClock(t, o, time.Now)
+}
+
+func newTestLoggerClock(t testing.TB, o Options, now func() time.Time) (*Logger, *syncBuffer) {
+	t.Helper()
+	var stderr syncBuffer
+	l, err := open(o, env{stderr: &stderr, now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l, &stderr
+}
+
+// logFiles returns the rotated files of path, oldest first, then path itself
+// when it exists.
+func logFiles(t testing.TB, path string) []string {
+	t.Helper()
+	list, tmps, err := backups(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tmps) > 0 {
+		t.Errorf("got stray files %q, want none", tmps)
+	}
+	var files []string
+	for _, b := range slices.Backward(list) {
+		if b.plain && b.gz {
+			t.Errorf("got both %s and its .gz, want one", b.name)
+		}
+		if b.gz {
+			files = append(files, b.name+".gz")
+		} else {
+			files = append(files, b.name)
+		}
+	}
+	if _, err := os.Stat(path); err == nil {
+		files = append(files, path)
+	}
+	return files
+}
+
+// readLog returns the contents of a log file, gunzipped when it ends in .gz.
+func readLog(t testing.TB, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(name, ".gz") {
+		return string(b)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	if want := strings.TrimSuffix(filepath.Base(name), ".gz"); zr.Name != want {
+		t.Errorf("%s: got gzip name %q, want %q", name, zr.Name, want)
+	}
+	plain, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return string(plain)
+}
+
+// allLines returns the lines of path and of all its rotated files, oldest
+// first.
+func allLines(t testing.TB, path string) []string {
+	t.Helper()
+	var lines []string
+	for _, f := range logFiles(t, path) {
+		s := readLog(t, f)
+		if s != "" && !strings.HasSuffix(s, "\n") {
+			t.Errorf("%s ends in the middle of a line: %q", f, s[max(0, len(s)-80):])
+		}
+		lines = append(lines, strings.Split(strings.TrimSuffix(s, "\n"), "\n")...)
+		if s == "" {
+			lines = lines[:len(lines)-1]
+		}
+	}
+	return lines
+}
+
+// recordN returns a sample record whose path carries writer w and sequence n.
+func recordN(w, n int) *Record {
+	r := sampleRecord()
+	r.RequestLine = []byte("GET /w" + itoa(w) + "/n" + itoa(n) + " HTTP/1.1")
+	return r
+}
+
+func itoa(n int) string { return string(appendDigits(nil, n, 1)) }
+
+// waitFor polls cond every 10ms, for at most d.
+func waitFor(d time.Duration, cond func() bool) bool {
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+	}
+	return cond()
+}

@@ -1,0 +1,275 @@
+package logging
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Logger writes the access log and the error log, each buffered in memory and
+// written by its own goroutine, rotated by size, rotated files compressed and
+// pruned by another. All its methods are safe for concurrent use.
+type Logger struct {
+	format  *Format
+	access  *sink // nil when the access log is off
+	errs    *sink
+	errLog  *slog.Logger
+	report  *slog.Logger // stderr, for problems with the logs themselves
+	created []string     // folders New created, for Chown
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// env is what tests replace: where problems are reported, and the clock that
+// names rotated files.
+type env struct {
+	stderr io.Writer
+	now    func() time.Time
+}
+
+// New validates o, creates the log folders, opens (or creates) both logs for
+// appending, and starts the goroutines that write them and compress rotated
+// files. Paths are used as given: serve resolves relative ones first. Close
+// stops everything New started.
+func New(o Options) (*Logger, error) {
+	return open(o, env{stderr: os.Stderr, now: time.Now})
+}
+
+func open(o Options, e env) (*Logger, error) {
+	if errs := o.Validate(); len(errs) > 0 {
+		return nil, fmt.Errorf("logging: %w", errors.Join(errs...))
+	}
+	format, _ := ParseFormat(o.Format)
+	level, _ := ParseLevel(o.Level)
+	l := &Logger{format: format, report: slog.New(NewHandler(e.stderr, slog.LevelDebug))}
+
+	errFile, err := l.openFile(o.Error, os.Stderr, o, e)
+	if err != nil {
+		return nil, err
+	}
+	var accFile *logFile
+	if o.Access != "" {
+		if accFile, err = l.openFile(o.Access, os.Stdout, o, e); err != nil {
+			errFile.close()
+			return nil, err
+		}
+	}
+
+	errWhat := "error log " + o.Error
+	if o.Error == "-" {
+		errWhat = "error log (stderr)"
+	}
+	l.startMill(errFile, errWhat, o, false)
+	l.errs = newSink(errWhat, errFile, l.alarm(false))
+	l.errLog = slog.New(NewHandler(l.errs, level))
+	if accFile != nil {
+		accWhat := "access log " + o.Access
+		if o.Access == "-" {
+			accWhat = "access log (stdout)"
+		}
+		l.startMill(accFile, accWhat, o, o.Error != "-")
+		l.access = newSink(accWhat, accFile, l.alarm(o.Error != "-"))
+	}
+	return l, nil
+}
+
+// openFile opens the log at path ("-" for std), recording the folders it
+// creates.
+func (l *Logger) openFile(path string, std *os.File, o Options, e env) (*logFile, error) {
+	lf := &logFile{path: path, now: e.now}
+	if path == "-" {
+		lf.std = std
+	} else {
+		lf.limit = int64(o.RotateSize)
+		created, err := mkdirs(filepath.Dir(path))
+		l.created = append(l.created, created...)
+		if err != nil {
+			return nil, fmt.Errorf("logging: %w", err)
+		}
+	}
+	if err := lf.open(); err != nil {
+		return nil, fmt.Errorf("logging: %w", err)
+	}
+	return lf, nil
+}
+
+// startMill gives lf a mill when it rotates.
+func (l *Logger) startMill(lf *logFile, what string, o Options, toErrLog bool) {
+	if lf.std != nil || lf.limit == 0 {
+		return
+	}
+	alarm := l.alarm(toErrLog)
+	failing := false // used by the mill goroutine only
+	lf.mill = newMill(lf.path, o.Keep, o.Compress, func(err error) {
+		switch {
+		case err != nil && !failing:
+			alarm(slog.LevelError, "%s: cannot compress or remove rotated files: %v", what, err)
+		case err == nil && failing:
+			alarm(LevelNotice, "%s: compressing and removing rotated files works again", what)
+		}
+		failing = err != nil
+	})
+}
+
+// alarm returns the function that reports a problem with a log: always on
+// stderr, and in the error log too when toErrLog.
+func (l *Logger) alarm(toErrLog bool) func(slog.Level, string, ...any) {
+	return func(level slog.Level, format string, args ...any) {
+		msg := fmt.Sprintf(format, args...)
+		l.report.Log(context.Background(), level, msg)
+		if toErrLog {
+			l.errLog.Log(context.Background(), level, msg)
+		}
+	}
+}
+
+var lineBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// Access formats r and buffers its line; it keeps nothing from r. It never
+// waits for the disk: when more than BufferLimit bytes wait to be written,
+// the line is dropped and counted in a report on stderr. When the writer
+// lags behind a writable log (more than 256 KiB waiting), Access yields the
+// processor once, so that busy callers cannot starve the writer. It does
+// nothing when the access log is off or the Logger is closed.
+func (l *Logger) Access(r *Record) {
+	if l.access == nil {
+		return
+	}
+	bp := lineBufs.Get().(*[]byte)
+	b := l.format.Append((*bp)[:0], r)
+	l.access.add(b, 1, false)
+	if cap(b) <= 16<<10 {
+		*bp = b
+		lineBufs.Put(bp)
+	}
+}
+
+// Error returns the error log. Its records are buffered like access lines,
+// but the writer is woken at once for each. Records logged after Close are
+// dropped.
+func (l *Logger) Error() *slog.Logger { return l.errLog }
+
+// Flush writes every buffered line now and returns the first problem.
+func (l *Logger) Flush() error { return l.each(request{op: opFlush}) }
+
+// Reopen writes every buffered line, then closes both log files and opens
+// their paths again: send it on SIGUSR1 after an external logrotate moved the
+// files away. Logs on stdout or stderr are left alone.
+func (l *Logger) Reopen() error { return l.each(request{op: opReopen}) }
+
+// Chown hands the logs to the user pwebs is about to drop to, while it still
+// runs as root, so that rotation and reopening keep working afterwards: it
+// changes the owner of the folders New created, of both live files and of
+// their rotated files. It never changes the owner of a folder it did not
+// create (such as /var/log); if such a folder is not writable by uid, Chown
+// returns an error naming it, because rotation would fail once privileges are
+// dropped. A uid or gid of -1 is left unchanged.
+func (l *Logger) Chown(uid, gid int) error {
+	var errs []error
+	for _, d := range l.created {
+		errs = append(errs, os.Chown(d, uid, gid))
+	}
+	errs = append(errs, l.each(request{op: opChown, uid: uid, gid: gid}))
+	for _, s := range []*sink{l.access, l.errs} {
+		if s == nil || s.file.std != nil {
+			continue
+		}
+		dir := filepath.Dir(s.file.path)
+		if ok, err := writableBy(dir, uid, gid); err != nil {
+			errs = append(errs, err)
+		} else if !ok {
+			errs = append(errs, fmt.Errorf("logging: folder %s is not writable by uid %d: the %s could not be rotated or reopened after dropping privileges; make it writable for that user or use a folder of its own", dir, uid, s.what))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Close writes every buffered line, stops every goroutine the Logger started
+// (after a last pass that compresses and prunes rotated files) and closes the
+// files. Later calls return the first call's result.
+func (l *Logger) Close() error {
+	l.closeOnce.Do(func() {
+		var errs []error
+		if l.access != nil {
+			errs = append(errs, l.access.close())
+		}
+		errs = append(errs, l.errs.close())
+		l.closeErr = errors.Join(errs...)
+	})
+	return l.closeErr
+}
+
+// each runs r in both logs' writers.
+func (l *Logger) each(r request) error {
+	var errs []error
+	if l.access != nil {
+		errs = append(errs, l.access.do(r))
+	}
+	errs = append(errs, l.errs.do(r))
+	return errors.Join(errs...)
+}
+
+// chown hands the live file and the rotated files to uid and gid. The
+// rotated files are handed over in the mill goroutine, so that a file being
+// compressed meanwhile cannot escape.
+func (lf *logFile) chown(uid, gid int) error {
+	if lf.std != nil {
+		return nil
+	}
+	var errs []error
+	if lf.f != nil {
+		errs = append(errs, lf.f.Chown(uid, gid))
+	}
+	chownBackups := func() {
+		list, _, err := backups(lf.path)
+		errs = append(errs, err)
+		for _, b := range list {
+			if b.plain {
+				errs = append(errs, os.Lchown(b.name, uid, gid))
+			}
+			if b.gz {
+				errs = append(errs, os.Lchown(b.name+".gz", uid, gid))
+			}
+		}
+	}
+	if lf.mill != nil {
+		lf.mill.call(chownBackups)
+	} else {
+		chownBackups()
+	}
+	return errors.Join(errs...)
+}
+
+// writableBy reports whether uid (with primary group gid) may create and
+// rename files in dir, from its owner and mode bits. Supplementary groups are
+// not known here, so a folder writable only through one is reported as not
+// writable.
+func writableBy(dir string, uid, gid int) (bool, error) {
+	if uid <= 0 {
+		return true, nil
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return false, fmt.Errorf("logging: %w", err)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return true, nil
+	}
+	perm := fi.Mode().Perm()
+	switch {
+	case int(st.Uid) == uid:
+		return perm&0o300 == 0o300, nil
+	case int(st.Gid) == gid:
+		return perm&0o030 == 0o030, nil
+	}
+	return perm&0o003 == 0o003, nil
+}
