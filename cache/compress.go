@@ -17,6 +17,11 @@ const gzipLevel = gzip.DefaultCompression
 // and trailer (18 bytes) eat the saving.
 const minGzipLen = 128
 
+// GzipOf returns the gzip variant of body, or nil when it would not save
+// at least 1/16 of the body. Serve uses it to build an entry's variant
+// before Add, so that the variant's response head can be rendered with it.
+func GzipOf(body []byte) []byte { return gzipOf(body) }
+
 // gzipOf returns the gzip variant of body, or nil when it would not save at
 // least 1/16 of the body.
 func gzipOf(body []byte) []byte {

@@ -1,7 +1,9 @@
 package serve
 
 import (
+	"fmt"
 	"io"
+	"strings"
 	"net"
 	"testing"
 	"time"
@@ -104,7 +106,7 @@ func benchRequests(b *testing.B, ts *testServer, raw string) {
 }
 
 func BenchmarkServeFileUncached(b *testing.B) {
-	ts := startServer(b, "", map[string]string{"1k.txt": string(make([]byte, 1024))})
+	ts := startServer(b, "[cache]\nenabled = false\n", map[string]string{"1k.txt": string(make([]byte, 1024))})
 	benchRequests(b, ts, "GET /1k.txt HTTP/1.1\r\nHost: x\r\n\r\n")
 }
 
@@ -113,6 +115,34 @@ func BenchmarkServeListing(b *testing.B) {
 	for i := 0; i < 200; i++ {
 		files["dir/file-"+string(rune('a'+i%26))+string(rune('a'+i/26))+".txt"] = "x"
 	}
+	ts := startServer(b, "[cache]\nenabled = false\n", files)
+	benchRequests(b, ts, "GET /dir/ HTTP/1.1\r\nHost: x\r\n\r\n")
+}
+
+// BenchmarkCachedHit is the hot path: a 1 KiB file answered from the
+// cache. It must not allocate.
+func BenchmarkCachedHit(b *testing.B) {
+	ts := startServer(b, "", map[string]string{"1k.txt": string(make([]byte, 1024))})
+	ts.get("/1k.txt")
+	benchRequests(b, ts, "GET /1k.txt HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: wrk\r\n\r\n")
+}
+
+// BenchmarkCachedHitBrowser is a cached hit for a browser-sized request
+// head that accepts gzip.
+func BenchmarkCachedHitBrowser(b *testing.B) {
+	ts := startServer(b, "", map[string]string{"page.html": strings.Repeat("<p>pwebs</p>\n", 200)})
+	ts.get("/page.html")
+	benchRequests(b, ts, "GET /page.html HTTP/1.1\r\nHost: example.org\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36\r\n"+
+		"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\nAccept-Encoding: gzip, deflate, br\r\n"+
+		"Accept-Language: en-US,en;q=0.5\r\nConnection: keep-alive\r\n\r\n")
+}
+
+func BenchmarkCachedListing(b *testing.B) {
+	files := map[string]string{}
+	for i := 0; i < 200; i++ {
+		files[fmt.Sprintf("dir/file-%03d.txt", i)] = "x"
+	}
 	ts := startServer(b, "", files)
+	ts.get("/dir/")
 	benchRequests(b, ts, "GET /dir/ HTTP/1.1\r\nHost: x\r\n\r\n")
 }

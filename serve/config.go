@@ -18,6 +18,7 @@ import (
 	"github.com/pelletier/go-toml/v2/unstable"
 
 	"github.com/pwebs/pwebs"
+	"github.com/pwebs/pwebs/cache"
 	"github.com/pwebs/pwebs/conf"
 )
 
@@ -91,6 +92,9 @@ type Config struct {
 	// matches none is served from the top-level settings.
 	VHost []VHost `toml:"vhost"`
 
+	// Cache is the [cache] section: the memory cache of files and pages.
+	Cache cache.Options `toml:"cache"`
+
 	// file is the config file read, "" for the built-in defaults; base is
 	// the folder relative paths are resolved against.
 	file, base string
@@ -139,6 +143,7 @@ func DefaultConfig() *Config {
 		ShutdownTimeout:   conf.D(10 * time.Second),
 		MaxHeaderBytes:    16 << 10,
 		MaxBodyBytes:      10 << 20,
+		Cache:             cache.DefaultOptions(),
 	}
 }
 
@@ -628,6 +633,7 @@ func (c *Config) validate(p *problems) {
 	if c.MaxBodyBytes < 0 {
 		p.add("max_body_bytes", "must not be negative")
 	}
+	p.addSection("cache", c.Cache.Validate())
 	names := map[string]int{}
 	for i, v := range c.VHost {
 		key := "vhost." + strconv.Itoa(i)

@@ -82,17 +82,30 @@ func TestShippedConfig(t *testing.T) {
 	}
 	text, err := os.ReadFile(path)
 	must(t, err)
-	for _, typ := range []reflect.Type{reflect.TypeOf(Config{}), reflect.TypeOf(VHost{})} {
+	var check func(typ reflect.Type, prefix string)
+	check = func(typ reflect.Type, prefix string) {
 		for i := 0; i < typ.NumField(); i++ {
-			tag := typ.Field(i).Tag.Get("toml")
+			f := typ.Field(i)
+			tag := f.Tag.Get("toml")
 			if tag == "" || tag == "-" {
 				continue
 			}
-			if !strings.Contains(string(text), tag+" =") && !strings.Contains(string(text), "["+tag+"]") && !strings.Contains(string(text), "[["+tag+"]]") {
-				t.Errorf("pwebs.conf does not document %q", tag)
+			ft := f.Type
+			if ft.Kind() == reflect.Struct && ft.PkgPath() != "github.com/pwebs/pwebs/conf" {
+				// A section: its header and each of its keys.
+				if !strings.Contains(string(text), "["+tag+"]") {
+					t.Errorf("pwebs.conf has no [%s] section", tag)
+				}
+				check(ft, tag+".")
+				continue
+			}
+			if !strings.Contains(string(text), tag+" =") && !strings.Contains(string(text), "[["+tag+"]]") {
+				t.Errorf("pwebs.conf does not document %q", prefix+tag)
 			}
 		}
 	}
+	check(reflect.TypeOf(Config{}), "")
+	check(reflect.TypeOf(VHost{}), "vhost.")
 }
 
 func TestConfigErrorType(t *testing.T) {

@@ -180,14 +180,7 @@ func (c *conn) appendValidators(ct *content, etag string) {
 }
 
 func (c *conn) appendVary(ct *content) {
-	switch {
-	case ct.gzip != nil && ct.vary != "":
-		c.appendHeader("Vary", "Accept-Encoding, "+ct.vary)
-	case ct.gzip != nil:
-		c.wbuf = append(c.wbuf, "Vary: Accept-Encoding\r\n"...)
-	case ct.vary != "":
-		c.appendHeader("Vary", ct.vary)
-	}
+	c.wbuf = appendVary(c.wbuf, ct)
 }
 
 // checkPreconditions returns 304, 412 or 0 (go on), evaluating If-Match,

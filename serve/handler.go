@@ -2,7 +2,9 @@ package serve
 
 import (
 	"errors"
+
 	"fmt"
+	"github.com/pwebs/pwebs/cache"
 	"io/fs"
 	"os"
 	"runtime/debug"
@@ -137,8 +139,30 @@ func (c *conn) answerOptions(allow string) {
 	c.appendEndHead()
 }
 
-// serveFile serves the file or folder at the clean URL path p of site s.
+// serveFile serves the file or folder at the clean URL path p of site s:
+// from the cache when it holds the answer, otherwise through the path
+// resolver.
 func (c *conn) serveFile(s *site, p []byte) {
+	ch := c.st.cache
+	if ch != nil && (c.req.method == mGET || c.req.method == mHEAD) {
+		if e, ok := ch.Get(c.cacheKey(s, p, "")); ok {
+			c.serveEntry(e)
+			return
+		}
+		// A folder without an index file: its listing may be cached (the
+		// entry is dropped when a file, an index among them, appears).
+		if s.listing && p[len(p)-1] == '/' {
+			col, desc := sortParams(c.req.rawQuery)
+			if e, ok := ch.Get(c.cacheKey(s, p, listingVariant(col, desc, wantsJSON(c.req.accept)))); ok {
+				c.serveEntry(e)
+				return
+			}
+		}
+	}
+	var tok cache.Token
+	if ch != nil {
+		tok = ch.Begin() // before anything is looked at on disk
+	}
 	f, fi, err := s.open(p)
 	if err != nil {
 		c.fileError(s, p, err)
@@ -150,7 +174,7 @@ func (c *conn) serveFile(s *site, p []byte) {
 			c.redirectSlash(p)
 			return
 		}
-		c.serveDir(s, p, f)
+		c.serveDir(s, p, f, tok)
 		return
 	}
 	if !fi.Mode().IsRegular() {
@@ -165,15 +189,7 @@ func (c *conn) serveFile(s *site, p []byte) {
 	if !c.staticMethod() {
 		return
 	}
-	typ := c.contentType(s, fi.Name())
-	ct := content{
-		typ:     typ,
-		size:    fi.Size(),
-		modTime: fi.ModTime(),
-		etag:    makeETag(fi),
-		file:    f,
-	}
-	c.serveContent(&ct)
+	c.serveRegular(s, p, s.absPath(p), f, fi, tok, nil)
 }
 
 // staticMethod answers 405 (or OPTIONS) for methods a static resource does

@@ -2,7 +2,10 @@ package serve
 
 import (
 	"bytes"
+	"path/filepath"
+
 	"encoding/json"
+	"github.com/pwebs/pwebs/cache"
 	"hash/fnv"
 	"html/template"
 	"io"
@@ -96,17 +99,27 @@ func qValue(params []byte) float64 {
 	return 1
 }
 
-// serveDir answers a folder: its first index file, else a listing, else 403.
-func (c *conn) serveDir(s *site, p []byte, dir *os.File) {
+// serveDir answers a folder: its first index file, else a listing, else
+// 403.
+func (c *conn) serveDir(s *site, p []byte, dir *os.File, tok cache.Token) {
 	rel := relPath(p)
+	var absent []string
 	for _, name := range s.index {
-		fi, err := s.root.Stat(joinRel(rel, name))
-		if err != nil || !fi.Mode().IsRegular() {
+		f, err := s.root.Open(joinRel(rel, name))
+		if err != nil {
+			absent = append(absent, filepath.Join(s.dir, filepath.FromSlash(joinRel(rel, name))))
 			continue
 		}
-		ip := make([]byte, 0, len(p)+len(name))
-		ip = append(append(ip, p...), name...)
-		c.serveFile(s, ip)
+		fi, err := f.Stat()
+		if err != nil || !fi.Mode().IsRegular() {
+			f.Close()
+			continue
+		}
+		defer f.Close()
+		if !c.staticMethod() {
+			return
+		}
+		c.serveRegular(s, p, filepath.Join(s.dir, filepath.FromSlash(joinRel(rel, name))), f, fi, tok, absent)
 		return
 	}
 	if !s.listing {
@@ -117,12 +130,21 @@ func (c *conn) serveDir(s *site, p []byte, dir *os.File) {
 	if !c.staticMethod() {
 		return
 	}
+	col, desc := sortParams(c.req.rawQuery)
+	asJSON := wantsJSON(c.req.accept)
+	variant := listingVariant(col, desc, asJSON)
+	ch := c.st.cache
+	if ch != nil {
+		if e, ok := ch.Get(c.cacheKey(s, p, variant)); ok {
+			c.serveEntry(e)
+			return
+		}
+	}
 	dfi, err := dir.Stat()
 	if err != nil {
 		c.fileError(s, p, err)
 		return
 	}
-	col, desc := sortParams(c.req.rawQuery)
 	l, err := readListing(s, rel, dir, c.st.cfg.ListingMaxEntries)
 	if err != nil {
 		c.fileError(s, p, err)
@@ -134,7 +156,7 @@ func (c *conn) serveDir(s *site, p []byte, dir *os.File) {
 	sortListing(l.Entries, col, desc)
 	var buf bytes.Buffer
 	typ := "text/html; charset=utf-8"
-	if wantsJSON(c.req.accept) {
+	if asJSON {
 		typ = "application/json; charset=utf-8"
 		enc := json.NewEncoder(&buf)
 		enc.SetIndent("", " ")
@@ -148,19 +170,48 @@ func (c *conn) serveDir(s *site, p []byte, dir *os.File) {
 		c.writeError(500)
 		return
 	}
-	body := buf.Bytes()
+	body := bytes.Clone(buf.Bytes())
 	h := fnv.New64a()
 	h.Write(body)
-	ct := content{
-		typ:     typ,
-		size:    int64(len(body)),
-		modTime: dfi.ModTime(),
-		etag:    "\"l" + strconv.FormatUint(h.Sum64(), 16) + "\"",
-		body:    body,
-		vary:    "Accept",
+	etag := "\"l" + strconv.FormatUint(h.Sum64(), 16) + "\""
+	if ch != nil {
+		e := c.st.newEntry(typ, body, dfi.ModTime(), etag, "Accept", []cache.Dep{cache.DepOf(s.absPath(p), dfi)})
+		c.cacheKey(s, p, variant)
+		ch.Add(c.ownedKey(), e, tok)
+		c.serveEntry(e)
+		return
 	}
+	ct := content{typ: typ, size: int64(len(body)), modTime: dfi.ModTime(), etag: etag, body: body, vary: "Accept"}
 	c.serveContent(&ct)
 }
+
+// listingVariant is the part of a listing's cache key after its path: the
+// sort and the format.
+func listingVariant(col byte, desc, asJSON bool) string {
+	v := [4]byte{0, col, 'A', 'h'}
+	if desc {
+		v[2] = 'D'
+	}
+	if asJSON {
+		v[3] = 'j'
+	}
+	return listingVariants[string(v[:])]
+}
+
+// listingVariants interns the twelve listing variants, so that building a
+// key does not allocate.
+var listingVariants = func() map[string]string {
+	m := map[string]string{}
+	for _, col := range "NSM" {
+		for _, o := range "AD" {
+			for _, f := range "hj" {
+				k := string([]byte{0, byte(col), byte(o), byte(f)})
+				m[k] = k
+			}
+		}
+	}
+	return m
+}()
 
 func joinRel(rel, name string) string {
 	if rel == "." {

@@ -11,6 +11,9 @@ import (
 // hiddenPath; os.Root then makes sure that no symbolic link leads out of
 // the root (such links answer 404, as a missing file does).
 func (s *site) open(p []byte) (*os.File, fs.FileInfo, error) {
+	if s.stats != nil {
+		s.stats.Opens.Add(1)
+	}
 	f, err := s.root.Open(relPath(p))
 	if err != nil {
 		return nil, nil, err

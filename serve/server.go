@@ -72,6 +72,7 @@ type Stats struct {
 	Requests  atomic.Int64 // requests answered
 	Sendfiles atomic.Int64 // responses whose body went out by sendfile
 	Parked    atomic.Int64 // times a connection was parked idle
+	Opens     atomic.Int64 // files and folders opened to answer requests
 }
 
 // Stats returns the server's counters.
@@ -82,15 +83,15 @@ func New(cfg *Config, log *slog.Logger) (*Server, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	st, err := newState(cfg, log)
-	if err != nil {
-		return nil, err
-	}
 	s := &Server{
 		log:   log,
 		conns: make(map[*conn]struct{}),
 		done:  make(chan struct{}),
 		slots: make(chan struct{}, cfg.MaxClients),
+	}
+	st, err := newState(cfg, log, &s.stats)
+	if err != nil {
+		return nil, err
 	}
 	s.maxConns = cfg.MaxConnections
 	if s.maxConns == 0 {
@@ -371,7 +372,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // configuration they started with. Listen addresses are not changed by a
 // reload.
 func (s *Server) Reload(cfg *Config) error {
-	st, err := newState(cfg, s.log)
+	st, err := newState(cfg, s.log, &s.stats)
 	if err != nil {
 		return err
 	}

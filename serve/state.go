@@ -1,7 +1,10 @@
 package serve
 
 import (
+	"bytes"
 	"fmt"
+
+	"github.com/pwebs/pwebs/cache"
 	"log/slog"
 	"os"
 	"strings"
@@ -18,6 +21,8 @@ type state struct {
 	sites  []*site
 	byHost map[string]*site
 	def    *site
+	// cache holds files and generated pages; nil when [cache] is off.
+	cache *cache.Cache
 
 	closeOnce sync.Once
 }
@@ -34,9 +39,10 @@ type site struct {
 	defaultType  string
 	serverAdmin  string
 	maxBodyBytes int64
+	stats        *Stats // the server's counters; nil in tests of the resolver alone
 }
 
-func newState(cfg *Config, log *slog.Logger) (*state, error) {
+func newState(cfg *Config, log *slog.Logger, stats *Stats) (*state, error) {
 	if len(cfg.VHost) > 254 {
 		return nil, fmt.Errorf("at most 254 virtual hosts are supported, not %d", len(cfg.VHost))
 	}
@@ -47,14 +53,14 @@ func newState(cfg *Config, log *slog.Logger) (*state, error) {
 		}
 		st.types = cfg.types
 	}
-	def, err := newSite(0, cfg.ServerName, cfg.DocumentRoot, cfg)
+	def, err := newSite(0, cfg.ServerName, cfg.DocumentRoot, cfg, stats)
 	if err != nil {
 		return nil, err
 	}
 	st.def = def
 	st.sites = append(st.sites, def)
 	for i, v := range cfg.VHost {
-		s, err := newSite(byte(i+1), v.Names[0], v.DocumentRoot, cfg)
+		s, err := newSite(byte(i+1), v.Names[0], v.DocumentRoot, cfg, stats)
 		if err != nil {
 			st.close()
 			return nil, err
@@ -79,10 +85,27 @@ func newState(cfg *Config, log *slog.Logger) (*state, error) {
 			st.byHost[strings.ToLower(n)] = s
 		}
 	}
+	if cfg.Cache.Enabled {
+		// Serve makes gzip variants itself, before Add, so that their
+		// response heads are rendered with them.
+		opts := cfg.Cache
+		opts.Compress = false
+		c, err := cache.New(opts, log)
+		if err != nil {
+			st.close()
+			return nil, fmt.Errorf("cache: %w", err)
+		}
+		st.cache = c
+		for _, s := range st.sites {
+			if err := c.Watch(s.dir); err != nil {
+				log.Warn("cache: cannot watch "+s.dir+"; its files are checked on every hit", "error", err)
+			}
+		}
+	}
 	return st, nil
 }
 
-func newSite(id byte, name, dir string, cfg *Config) (*site, error) {
+func newSite(id byte, name, dir string, cfg *Config, stats *Stats) (*site, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, fmt.Errorf("document_root: %w", err)
@@ -97,6 +120,7 @@ func newSite(id byte, name, dir string, cfg *Config) (*site, error) {
 		defaultType:  cfg.DefaultType,
 		serverAdmin:  cfg.ServerAdmin,
 		maxBodyBytes: int64(cfg.MaxBodyBytes),
+		stats:        stats,
 	}, nil
 }
 
@@ -106,6 +130,9 @@ func (st *state) close() {
 	st.closeOnce.Do(func() {
 		for _, s := range st.sites {
 			s.root.Close()
+		}
+		if st.cache != nil {
+			st.cache.Close()
 		}
 	})
 }
@@ -118,7 +145,7 @@ func (st *state) siteFor(host []byte) *site {
 	}
 	// Strip the port: "[v6]:port" or "name:port".
 	if host[0] == '[' {
-		if i := strings.IndexByte(string(host), ']'); i >= 0 {
+		if i := bytes.IndexByte(host, ']'); i >= 0 {
 			host = host[:i+1]
 		}
 	} else if i := lastIndexByte(host, ':'); i >= 0 {

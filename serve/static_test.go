@@ -3,9 +3,9 @@ package serve
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"

@@ -1,0 +1,328 @@
+package serve
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// opens returns how many files the server has opened so far.
+func (ts *testServer) opens() int64 { return ts.srv.Stats().Opens.Load() }
+
+// waitBody polls path until its body is want (a cached entry is dropped by
+// an fsnotify event, which arrives a little after the change).
+func (ts *testServer) waitBody(path, want string, status int) {
+	ts.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, body := ts.get(path)
+		if resp.StatusCode == status && (want == "" || body == want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.t.Fatalf("%s: got %d %q, want %d %q", path, resp.StatusCode, body, status, want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestCacheHitOpensNothing(t *testing.T) {
+	ts := startServer(t, "", siteFiles)
+	for _, path := range []string{"/digits.txt", "/both/", "/list/"} {
+		ts.get(path)
+		before := ts.opens()
+		for i := 0; i < 5; i++ {
+			resp, _ := ts.get(path)
+			if resp.StatusCode != 200 {
+				t.Fatalf("%s: %d", path, resp.StatusCode)
+			}
+		}
+		if got := ts.opens() - before; got != 0 {
+			t.Errorf("%s: %d opens for 5 cached hits, want 0", path, got)
+		}
+	}
+	if ts.srv.state.Load().cache.Stats().Hits < 15 {
+		t.Errorf("cache stats show %d hits", ts.srv.state.Load().cache.Stats().Hits)
+	}
+}
+
+func TestCacheOff(t *testing.T) {
+	ts := startServer(t, "[cache]\nenabled = false\n", siteFiles)
+	ts.get("/digits.txt")
+	before := ts.opens()
+	resp, body := ts.get("/digits.txt")
+	if resp.StatusCode != 200 || body != "0123456789" || ts.opens() == before {
+		t.Errorf("cache off: %d %q, opens %d→%d", resp.StatusCode, body, before, ts.opens())
+	}
+	resp, body = ts.get("/list/")
+	if resp.StatusCode != 200 || !strings.Contains(body, "a.txt") {
+		t.Errorf("listing with the cache off: %d", resp.StatusCode)
+	}
+}
+
+// TestCacheInvalidation changes a cached file in every way an editor, a
+// deploy or an admin does, and checks that the next requests show it.
+func TestCacheInvalidation(t *testing.T) {
+	ts := startServer(t, "", map[string]string{
+		"f.txt": "v1", "g.txt": "v1", "h.txt": "v1", "m.txt": "v1",
+		"dir/x.txt": "in dir", "other/": "",
+	})
+	p := func(name string) string { return filepath.Join(ts.root, name) }
+	outside := t.TempDir()
+
+	steps := []struct {
+		name   string
+		path   string
+		change func()
+		status int
+		body   string
+	}{
+		{"rewrite in place", "/f.txt", func() { must(t, os.WriteFile(p("f.txt"), []byte("v2"), 0o644)) }, 200, "v2"},
+		{"save by rename", "/f.txt", func() {
+			must(t, os.WriteFile(p("f.txt.tmp"), []byte("v3"), 0o644))
+			must(t, os.Rename(p("f.txt.tmp"), p("f.txt")))
+		}, 200, "v3"},
+		{"append", "/g.txt", func() {
+			f, err := os.OpenFile(p("g.txt"), os.O_APPEND|os.O_WRONLY, 0)
+			must(t, err)
+			f.Write([]byte("+more"))
+			f.Close()
+		}, 200, "v1+more"},
+		{"delete", "/h.txt", func() { must(t, os.Remove(p("h.txt"))) }, 404, ""},
+		{"recreate", "/h.txt", func() { must(t, os.WriteFile(p("h.txt"), []byte("back"), 0o644)) }, 200, "back"},
+		{"move in from outside", "/m.txt", func() {
+			must(t, os.WriteFile(filepath.Join(outside, "m.txt"), []byte("moved in"), 0o644))
+			must(t, os.Rename(filepath.Join(outside, "m.txt"), p("m.txt")))
+		}, 200, "moved in"},
+		{"folder moved out", "/dir/x.txt", func() { must(t, os.Rename(p("dir"), filepath.Join(outside, "dir"))) }, 404, ""},
+		{"folder moved back in", "/dir/x.txt", func() {
+			must(t, os.WriteFile(filepath.Join(outside, "dir", "x.txt"), []byte("changed outside"), 0o644))
+			must(t, os.Rename(filepath.Join(outside, "dir"), p("dir")))
+		}, 200, "changed outside"},
+		{"folder renamed", "/other/x.txt", func() {
+			must(t, os.Rename(p("dir"), p("other/dir2")))
+			must(t, os.Rename(p("other/dir2"), p("other/dirx")))
+			must(t, os.Rename(p("other/dirx/x.txt"), p("other/x.txt")))
+		}, 200, "changed outside"},
+	}
+	for _, s := range steps {
+		// Make sure the current state is cached before the change.
+		ts.get(s.path)
+		ts.get(s.path)
+		s.change()
+		ts.waitBody(s.path, s.body, s.status)
+		t.Logf("%s: seen", s.name)
+	}
+
+	// chmod: the content is the same, but the entry must be dropped (a
+	// file made unreadable must not keep being served from memory).
+	ts.get("/f.txt")
+	before := ts.opens()
+	must(t, os.Chmod(p("f.txt"), 0o600))
+	deadline := time.Now().Add(10 * time.Second)
+	for ts.opens() == before {
+		if time.Now().After(deadline) {
+			t.Fatal("chmod did not drop the cached entry")
+		}
+		ts.get("/f.txt")
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestCacheListingUpdates(t *testing.T) {
+	ts := startServer(t, "", map[string]string{"d/a.txt": "a"})
+	_, body := ts.get("/d/")
+	if !strings.Contains(body, "a.txt") {
+		t.Fatal("listing lacks a.txt")
+	}
+	must(t, os.WriteFile(filepath.Join(ts.root, "d", "new-file.txt"), []byte("new"), 0o644))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, body = ts.get("/d/")
+		if strings.Contains(body, "new-file.txt") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the listing did not show the added file")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// The JSON variant is cached apart and updates too.
+	_, body = ts.get("/d/", "Accept", "application/json")
+	if !strings.Contains(body, "new-file.txt") {
+		t.Errorf("JSON listing lacks the new file")
+	}
+}
+
+func TestCacheIndexChanges(t *testing.T) {
+	ts := startServer(t, "", map[string]string{"d/index.htm": "htm"})
+	ts.waitBody("/d/", "htm", 200)
+	ts.get("/d/")
+	must(t, os.WriteFile(filepath.Join(ts.root, "d", "index.html"), []byte("html"), 0o644))
+	ts.waitBody("/d/", "html", 200)
+	must(t, os.Remove(filepath.Join(ts.root, "d", "index.html")))
+	ts.waitBody("/d/", "htm", 200)
+}
+
+func TestCacheOversizedBypass(t *testing.T) {
+	big := strings.Repeat("x", 200<<10)
+	ts := startServer(t, "[cache]\nmax_file_size = \"64KiB\"\n", map[string]string{"big.txt": big, "small.txt": "s"})
+	ts.get("/big.txt")
+	before := ts.srv.Stats().Sendfiles.Load()
+	opens := ts.opens()
+	resp, body := ts.get("/big.txt")
+	if resp.StatusCode != 200 || body != big {
+		t.Fatalf("big: %d %d bytes", resp.StatusCode, len(body))
+	}
+	if ts.srv.Stats().Sendfiles.Load() == before || ts.opens() == opens {
+		t.Errorf("a file over max_file_size was served from the cache")
+	}
+}
+
+func TestCacheGzip(t *testing.T) {
+	text := strings.Repeat("pwebs compresses text for clients that accept gzip. ", 200)
+	ts := startServer(t, "", map[string]string{"page.html": text, "pic.png": text})
+	ts.get("/page.html")
+	resp, body := ts.get("/page.html", "Accept-Encoding", "gzip, br")
+	if resp.Header.Get("Content-Encoding") != "gzip" || resp.Header.Get("Vary") != "Accept-Encoding" {
+		t.Fatalf("gzip variant: encoding %q, Vary %q", resp.Header.Get("Content-Encoding"), resp.Header.Get("Vary"))
+	}
+	zr, err := gzip.NewReader(strings.NewReader(body))
+	must(t, err)
+	plain, err := io.ReadAll(zr)
+	must(t, err)
+	if string(plain) != text {
+		t.Errorf("gzip variant does not decompress to the file")
+	}
+	if fmt.Sprint(len(body)) != resp.Header.Get("Content-Length") || len(body) >= len(text) {
+		t.Errorf("gzip length %s, body %d, text %d", resp.Header.Get("Content-Length"), len(body), len(text))
+	}
+	gzTag := resp.Header.Get("ETag")
+
+	resp, body = ts.get("/page.html")
+	if resp.Header.Get("Content-Encoding") != "" || body != text || resp.Header.Get("Vary") != "Accept-Encoding" {
+		t.Errorf("identity: encoding %q Vary %q", resp.Header.Get("Content-Encoding"), resp.Header.Get("Vary"))
+	}
+	if resp.Header.Get("ETag") == gzTag {
+		t.Errorf("gzip and identity variants share the ETag %s", gzTag)
+	}
+	resp, body = ts.get("/page.html", "Accept-Encoding", "gzip;q=0")
+	if resp.Header.Get("Content-Encoding") != "" {
+		t.Errorf("gzip;q=0 got gzip")
+	}
+	resp, body = ts.get("/page.html", "Accept-Encoding", "gzip", "Range", "bytes=0-4")
+	if resp.StatusCode != 206 || body != text[:5] || resp.Header.Get("Content-Encoding") != "" {
+		t.Errorf("range with gzip accepted: %d %q %q", resp.StatusCode, body, resp.Header.Get("Content-Encoding"))
+	}
+	resp, _ = ts.get("/page.html", "Accept-Encoding", "gzip", "If-None-Match", gzTag)
+	if resp.StatusCode != 304 {
+		t.Errorf("If-None-Match with the gzip tag: %d", resp.StatusCode)
+	}
+	resp, _ = ts.get("/pic.png", "Accept-Encoding", "gzip")
+	if resp.Header.Get("Content-Encoding") != "" {
+		t.Errorf("an image was gzipped")
+	}
+}
+
+// TestCacheNoMixedBody rewrites a cached file over and over, by rename and
+// in place, while clients read it: every body must be one whole version.
+func TestCacheNoMixedBody(t *testing.T) {
+	const size = 32 << 10
+	ts := startServer(t, "", map[string]string{"v.txt": strings.Repeat("A", size)})
+	path := filepath.Join(ts.root, "v.txt")
+	stop := make(chan struct{})
+	var bad, reads, cut atomic.Int64
+	var phase2 atomic.Bool
+	var wg sync.WaitGroup
+	for r := 0; r < 4; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var nc net.Conn
+			var br *bufio.Reader
+			defer func() {
+				if nc != nil {
+					nc.Close()
+				}
+			}()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if nc == nil {
+					var err error
+					if nc, err = net.Dial("tcp", ts.addr); err != nil {
+						bad.Add(1)
+						return
+					}
+					br = bufio.NewReader(nc)
+				}
+				nc.SetDeadline(time.Now().Add(10 * time.Second))
+				fmt.Fprintf(nc, "GET /v.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+				resp, err := http.ReadResponse(br, nil)
+				var body []byte
+				if err == nil {
+					body, err = io.ReadAll(resp.Body)
+				}
+				if err != nil {
+					// A file that shrank while it was sent cuts the
+					// connection (in-place rewrites only).
+					if !phase2.Load() {
+						bad.Add(1)
+					}
+					cut.Add(1)
+					nc.Close()
+					nc = nil
+					continue
+				}
+				reads.Add(1)
+				if resp.StatusCode == 200 && !phase2.Load() && (len(body) != size || bytes.Count(body, body[:1]) != size) {
+					bad.Add(1)
+				}
+			}
+		}()
+	}
+	// Saves by rename: the file is always whole on disk, so any body that
+	// is not one whole version would come from the cache.
+	for i := 0; i < 300; i++ {
+		data := bytes.Repeat([]byte{byte('A' + i%26)}, size)
+		must(t, os.WriteFile(path+".tmp", data, 0o644))
+		must(t, os.Rename(path+".tmp", path))
+		time.Sleep(time.Millisecond)
+	}
+	if n := bad.Load(); n > 0 {
+		t.Errorf("%d of %d reads were not one whole version", n, reads.Load())
+	}
+	// In-place rewrites: a read mid-write sees what the disk holds at that
+	// instant; once the writes settle, the cache must not keep any of it.
+	phase2.Store(true)
+	for i := 0; i < 100; i++ {
+		must(t, os.WriteFile(path, bytes.Repeat([]byte{byte('a' + i%26)}, size), 0o644))
+		time.Sleep(time.Millisecond)
+	}
+	// After the last change settles, every read is the last version.
+	must(t, os.WriteFile(path+".tmp", bytes.Repeat([]byte("Z"), size), 0o644))
+	must(t, os.Rename(path+".tmp", path))
+	ts.waitBody("/v.txt", strings.Repeat("Z", size), 200)
+	close(stop)
+	wg.Wait()
+	for i := 0; i < 20; i++ {
+		if _, body := ts.get("/v.txt"); body != strings.Repeat("Z", size) {
+			t.Fatalf("a stale or mixed body after the writes settled")
+		}
+	}
+	t.Logf("%d reads, %d cut while the file shrank", reads.Load(), cut.Load())
+}

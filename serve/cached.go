@@ -1,0 +1,173 @@
+package serve
+
+import (
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+	"unsafe"
+
+	"github.com/pwebs/pwebs/cache"
+)
+
+// heads is the pre-rendered part of a cached response's head: every field
+// but the status line, Date, Server and Connection. It is built once, when
+// the entry is made, and kept in cache.Entry.Extra, so that a hit only
+// copies it.
+type heads struct {
+	ident    []byte // for the identity body
+	gzip     []byte // for the gzip variant; nil when there is none
+	gzipETag string
+	vary     string // an extra Vary value (a listing varies on Accept)
+}
+
+// newEntry builds a cache entry for body, with its gzip variant when the
+// configuration asks for one and it is worth it, and its response heads.
+func (st *state) newEntry(typ string, body []byte, modTime time.Time, etag, vary string, deps []cache.Dep) *cache.Entry {
+	e := &cache.Entry{Body: body, Type: typ, ModTime: modTime, ETag: etag, Deps: deps}
+	if st.cfg.Cache.Compress && cache.Compressible(typ) {
+		e.Gzip = cache.GzipOf(body)
+	}
+	h := &heads{vary: vary}
+	ct := content{typ: typ, size: int64(len(body)), modTime: modTime, etag: etag, gzip: e.Gzip, vary: vary}
+	h.ident = appendEntityHead(nil, &ct, int64(len(body)), etag, false)
+	if e.Gzip != nil {
+		h.gzipETag = gzipETag(etag)
+		h.gzip = appendEntityHead(nil, &ct, int64(len(e.Gzip)), h.gzipETag, true)
+	}
+	e.Extra = h
+	e.ExtraSize = len(h.ident) + len(h.gzip) + len(h.gzipETag) + len(vary) + 64
+	return e
+}
+
+// appendEntityHead renders the fields of a 200 response for ct: type,
+// length, validators, ranges, encoding and Vary.
+func appendEntityHead(b []byte, ct *content, length int64, etag string, gz bool) []byte {
+	b = append(b, "Content-Type: "...)
+	b = append(b, ct.typ...)
+	b = append(b, "\r\nContent-Length: "...)
+	b = strconv.AppendInt(b, length, 10)
+	b = append(b, "\r\n"...)
+	if !ct.modTime.IsZero() {
+		b = append(b, "Last-Modified: "...)
+		b = ct.modTime.UTC().AppendFormat(b, httpTimeFormat)
+		b = append(b, "\r\n"...)
+	}
+	if etag != "" {
+		b = append(b, "ETag: "...)
+		b = append(b, etag...)
+		b = append(b, "\r\n"...)
+	}
+	b = append(b, "Accept-Ranges: bytes\r\n"...)
+	if gz {
+		b = append(b, "Content-Encoding: gzip\r\n"...)
+	}
+	b = appendVary(b, ct)
+	if ct.cacheControl != "" {
+		b = append(b, "Cache-Control: "...)
+		b = append(b, ct.cacheControl...)
+		b = append(b, "\r\n"...)
+	}
+	return b
+}
+
+// appendVary adds the Vary field a response from ct needs.
+func appendVary(b []byte, ct *content) []byte {
+	switch {
+	case ct.gzip != nil && ct.vary != "":
+		b = append(b, "Vary: Accept-Encoding, "...)
+		b = append(b, ct.vary...)
+		b = append(b, "\r\n"...)
+	case ct.gzip != nil:
+		b = append(b, "Vary: Accept-Encoding\r\n"...)
+	case ct.vary != "":
+		b = append(b, "Vary: "...)
+		b = append(b, ct.vary...)
+		b = append(b, "\r\n"...)
+	}
+	return b
+}
+
+// cacheKey builds the cache key of a site's clean path and a variant in
+// the connection's key buffer. The string it returns aliases that buffer:
+// it is only for Cache.Get, which does not keep it; Add needs ownedKey.
+func (c *conn) cacheKey(s *site, p []byte, variant string) string {
+	k := append(c.keyBuf[:0], s.id)
+	k = append(k, p...)
+	k = append(k, variant...)
+	c.keyBuf = k
+	return unsafe.String(unsafe.SliceData(k), len(k))
+}
+
+// ownedKey returns the last key built as a string of its own.
+func (c *conn) ownedKey() string { return string(c.keyBuf) }
+
+// serveEntry answers a GET or HEAD from a cache entry. This is the hot
+// path: without conditional or range fields it appends the status line,
+// the pre-rendered head and the body to the write buffer, and makes no
+// system call but the write.
+func (c *conn) serveEntry(e *cache.Entry) {
+	h := e.Extra.(*heads)
+	r := &c.req
+	if r.conditional {
+		ct := content{typ: e.Type, size: int64(len(e.Body)), modTime: e.ModTime, etag: e.ETag,
+			body: e.Body, gzip: e.Gzip, gzipETag: h.gzipETag, vary: h.vary}
+		c.serveContent(&ct)
+		return
+	}
+	block, body := h.ident, e.Body
+	if h.gzip != nil && len(r.acceptEncoding) > 0 && acceptsGzip(r.acceptEncoding) {
+		block, body = h.gzip, e.Gzip
+	}
+	c.appendStatus(200, time.Now())
+	c.wbuf = append(c.wbuf, block...)
+	c.appendEndHead()
+	if r.method == mHEAD {
+		return
+	}
+	c.resp.bodyBytes = int64(len(body))
+	if len(body) <= inlineBody {
+		c.wbuf = append(c.wbuf, body...)
+		return
+	}
+	c.writeBody(body)
+}
+
+// serveRegular sends a regular file: through the cache when it is on and
+// the file fits, from the open file otherwise. key is the URL path the
+// response is cached under (a folder's own path for its index file), and
+// absent lists files whose appearance must drop the entry (the index
+// names tried before this one).
+func (c *conn) serveRegular(s *site, key []byte, file string, f *os.File, fi fs.FileInfo, tok cache.Token, absent []string) {
+	typ := c.contentType(s, fi.Name())
+	etag := makeETag(fi)
+	ch := c.st.cache
+	if ch != nil && fi.Size() <= int64(c.st.cfg.Cache.MaxFileSize) {
+		body := make([]byte, fi.Size())
+		if _, err := io.ReadFull(f, body); err == nil {
+			deps := make([]cache.Dep, 0, 1+len(absent))
+			deps = append(deps, cache.DepOf(file, fi))
+			for _, a := range absent {
+				deps = append(deps, cache.DepOf(a, nil))
+			}
+			e := c.st.newEntry(typ, body, fi.ModTime(), etag, "", deps)
+			c.cacheKey(s, key, "")
+			ch.Add(c.ownedKey(), e, tok)
+			c.serveEntry(e)
+			return
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			c.fileError(s, key, err)
+			return
+		}
+	}
+	ct := content{typ: typ, size: fi.Size(), modTime: fi.ModTime(), etag: etag, file: f}
+	c.serveContent(&ct)
+}
+
+// absPath is the file a clean URL path names under a site's root.
+func (s *site) absPath(p []byte) string {
+	return filepath.Join(s.dir, filepath.FromSlash(relPath(p)))
+}
