@@ -1,4 +1,100 @@
 package serve
 
+import (
+	"bytes"
+	"time"
+
+	"github.com/pwebs/pwebs/logging"
+)
+
+// AccessLogger receives one record per answered request; *logging.Logger
+// is one. It must not keep the record.
+type AccessLogger interface {
+	Access(r *logging.Record)
+}
+
+// respHead is a copy of the response head as sent, so that the access log
+// can show response fields (%{Name}o). It implements logging.HeaderLookup.
+type respHead []byte
+
+// Lookup returns the value of the first field named name.
+func (h respHead) Lookup(name string) ([]byte, bool) {
+	b := []byte(h)
+	// Skip the status line.
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		b = b[i+1:]
+	}
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			break
+		}
+		line := b[:i]
+		b = b[i+1:]
+		if len(line) > 0 && line[len(line)-1] == '\r' {
+			line = line[:len(line)-1]
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 {
+			continue
+		}
+		if foldEqual(line[:colon], name) {
+			return trimOWS(line[colon+1:]), true
+		}
+	}
+	return nil, false
+}
+
 // logRequest records the answered request in the access log.
-func (c *conn) logRequest() {}
+func (c *conn) logRequest() {
+	al := c.srv.access
+	if al == nil {
+		return
+	}
+	r := &c.req
+	rec := &c.rec
+	now := time.Now()
+	*rec = logging.Record{
+		Time:        c.firstByte,
+		Duration:    now.Sub(c.firstByte),
+		Queue:       c.queued,
+		RemoteAddr:  c.remote,
+		LocalAddr:   c.local,
+		Method:      r.Method,
+		Path:        c.pathBuf,
+		Query:       r.rawQuery,
+		Proto:       r.Proto,
+		RequestLine: r.Line,
+		Status:      c.resp.status,
+		OrigStatus:  c.resp.origStatus,
+		BodyBytes:   c.resp.bodyBytes,
+		VHost:       c.vhostName(),
+		ReqHeader:   r,
+		RespHeader:  &c.respHead,
+	}
+	if c.firstByte.IsZero() {
+		rec.Time = now
+		rec.Duration = 0
+	}
+	al.Access(rec)
+}
+
+// vhostName is %v: the name of the site that answered.
+func (c *conn) vhostName() string {
+	if c.site != nil {
+		return c.site.name
+	}
+	return c.st.def.name
+}
+
+// firstLine is the request line as received, for a request that could not
+// be parsed: up to the first line end, bounded.
+func firstLine(b []byte) []byte {
+	if i := bytes.IndexAny(b, "\r\n"); i >= 0 {
+		b = b[:i]
+	}
+	if len(b) > maxRequestLine {
+		b = b[:maxRequestLine]
+	}
+	return b
+}

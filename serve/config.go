@@ -20,6 +20,7 @@ import (
 	"github.com/pwebs/pwebs"
 	"github.com/pwebs/pwebs/cache"
 	"github.com/pwebs/pwebs/conf"
+	"github.com/pwebs/pwebs/logging"
 )
 
 // Config is pwebs.conf: every setting of the server, with the default of each
@@ -95,6 +96,10 @@ type Config struct {
 	// Cache is the [cache] section: the memory cache of files and pages.
 	Cache cache.Options `toml:"cache"`
 
+	// Log is the [log] section: the access and error logs. With no config
+	// file, both go to the terminal (stdout and stderr).
+	Log logging.Options `toml:"log"`
+
 	// file is the config file read, "" for the built-in defaults; base is
 	// the folder relative paths are resolved against.
 	file, base string
@@ -144,6 +149,7 @@ func DefaultConfig() *Config {
 		MaxHeaderBytes:    16 << 10,
 		MaxBodyBytes:      10 << 20,
 		Cache:             cache.DefaultOptions(),
+		Log:               logging.DefaultOptions(),
 	}
 }
 
@@ -168,6 +174,9 @@ func LoadConfig(path string, override func(*Config)) (*Config, error) {
 			return nil, &ConfigError{Problems: []string{"pwebs: " + err.Error()}}
 		}
 		c.base = wd
+		// With no config file, log to the terminal, as a quick
+		// "serve this folder" run should.
+		c.Log.Access, c.Log.Error = "-", "-"
 		if override != nil {
 			override(c)
 		}
@@ -634,6 +643,12 @@ func (c *Config) validate(p *problems) {
 		p.add("max_body_bytes", "must not be negative")
 	}
 	p.addSection("cache", c.Cache.Validate())
+	for _, lp := range []*string{&c.Log.Access, &c.Log.Error} {
+		if *lp != "" && *lp != "-" {
+			*lp = c.abs(*lp)
+		}
+	}
+	p.addSection("log", c.Log.Validate())
 	names := map[string]int{}
 	for i, v := range c.VHost {
 		key := "vhost." + strconv.Itoa(i)
@@ -670,6 +685,27 @@ func (c *Config) validate(p *problems) {
 			p.add(key+".max_body_bytes", "must not be negative")
 		}
 	}
+	// A log inside a document root would be served to anyone.
+	roots := []string{c.DocumentRoot}
+	for _, v := range c.VHost {
+		roots = append(roots, v.DocumentRoot)
+	}
+	for key, lp := range map[string]string{"log.access": c.Log.Access, "log.error": c.Log.Error} {
+		if lp == "" || lp == "-" {
+			continue
+		}
+		for _, r := range roots {
+			if r != "" && within(lp, r) {
+				p.add(key, "%s is inside the document root %s, where anyone could read it", lp, r)
+			}
+		}
+	}
+}
+
+// within reports whether path p is root or below it.
+func within(p, root string) bool {
+	rel, err := filepath.Rel(root, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 }
 
 func checkDir(p *problems, key, dir string) {

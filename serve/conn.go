@@ -8,6 +8,8 @@ import (
 	"runtime/debug"
 	"sync/atomic"
 	"time"
+
+	"github.com/pwebs/pwebs/logging"
 )
 
 // Buffer sizes of a connection.
@@ -56,6 +58,9 @@ type work struct {
 	pathBuf     []byte // the decoded, cleaned path of the current request
 	keyBuf      []byte // cache keys
 	resp        response
+	respHead    respHead // a copy of the response head, for the access log
+	headStart   int      // where the current response head starts in wbuf
+	rec         logging.Record
 	bodyReader  body
 	bufs        [2][]byte
 	nb          net.Buffers
@@ -89,8 +94,10 @@ type conn struct {
 	closeAfter bool      // close once the current response is out
 	broken     bool      // a write failed: the client is gone
 	nreq       int
-	firstByte  time.Time // when the current request's first byte arrived
-	idleSince  time.Time // when the connection last became idle
+	firstByte  time.Time     // when the current request's first byte arrived
+	idleSince  time.Time     // when the connection last became idle
+	queued     time.Duration // how long the current request waited for a slot
+	site       *site         // the site answering the current request
 
 	// Parking: the connection's place in the parker's list.
 	inEpoll    bool
@@ -224,6 +231,8 @@ func (s *Server) putWork(w *work) {
 	w.nb = nil
 	w.limitReader = io.LimitedReader{}
 	w.bodyReader = body{}
+	w.rec = logging.Record{}
+	w.respHead = w.respHead[:0]
 	s.workPool.Put(w)
 }
 

@@ -17,6 +17,10 @@ import (
 func (c *conn) serveRequest() {
 	r := &c.req
 	c.resp = response{}
+	c.respHead = c.respHead[:0]
+	c.site = nil
+	c.queued = 0
+	c.pathBuf = c.pathBuf[:0]
 	c.closeAfter = !r.keepAlive()
 	c.resp.noBody = r.method == mHEAD
 
@@ -71,8 +75,10 @@ func (c *conn) acquireSlot() bool {
 	default:
 	}
 	c.srv.logFull("server reached max_clients (%d); requests are queued", cap(c.srv.slots))
+	start := time.Now()
 	t := time.NewTimer(c.st.cfg.QueueTimeout.Duration)
 	defer t.Stop()
+	defer func() { c.queued = time.Since(start) }()
 	select {
 	case c.srv.slots <- struct{}{}:
 		return true
@@ -86,10 +92,17 @@ func (c *conn) releaseSlot() { <-c.srv.slots }
 // answerMalformed answers a request that could not be parsed, and logs it.
 func (c *conn) answerMalformed(status int) {
 	c.resp = response{}
+	c.respHead = c.respHead[:0]
+	c.pathBuf = c.pathBuf[:0]
+	c.site = nil
 	c.closeAfter = true
 	if c.nreq == 0 && c.rend == 0 {
 		return
 	}
+	// The head may be partly parsed: log the raw first line, not fields.
+	line := firstLine(c.rbuf[c.rpos:c.rend])
+	c.req.reset()
+	c.req.Line = line
 	c.writeError(status)
 	c.flush()
 	c.logRequest()
@@ -124,6 +137,7 @@ func (c *conn) dispatch() {
 		host = r.absHost
 	}
 	s := c.st.siteFor(host)
+	c.site = s
 	if hiddenPath(clean) {
 		c.writeError(403)
 		return

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pwebs/pwebs/logging"
 )
 
 // testServer is a real pwebs listening on 127.0.0.1:0 over a temporary
@@ -25,6 +27,7 @@ type testServer struct {
 	dir    string // the folder holding pwebs.conf
 	root   string // the document root
 	errlog *syncBuffer
+	logger *logging.Logger // the access log, when the config has one
 }
 
 // syncBuffer is a bytes.Buffer safe for the server's goroutines.
@@ -78,6 +81,9 @@ func startServerPre(t testing.TB, conf string, files map[string]string, pre func
 	must(t, os.MkdirAll(root, 0o755))
 	writeFiles(t, root, files)
 	text := "listen = [\"127.0.0.1:0\"]\ndocument_root = \"htdocs\"\n" + conf
+	if !strings.Contains(conf, "[log]") {
+		text += "\n[log]\naccess = \"\"\nerror = \"-\"\n"
+	}
 	cfgPath := filepath.Join(dir, "pwebs.conf")
 	must(t, os.WriteFile(cfgPath, []byte(text), 0o644))
 	cfg, err := LoadConfig(cfgPath, nil)
@@ -86,12 +92,25 @@ func startServerPre(t testing.TB, conf string, files map[string]string, pre func
 	}
 	errlog := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(errlog, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := New(cfg, log)
+	logs := Logs{Error: log}
+	var logger *logging.Logger
+	if cfg.Log.Access != "" {
+		// The test asked for an access log: a real one, whose error log
+		// still goes to the buffer above.
+		lo := cfg.Log
+		lo.Error = "-"
+		logger, err = logging.New(lo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		logs.Access = logger
+	}
+	srv, err := New(cfg, logs)
 	if err != nil {
 		t.Fatal(err)
 	}
 	must(t, srv.Listen())
-	ts := &testServer{t: t, srv: srv, addr: srv.Addrs()[0].String(), dir: dir, root: root, errlog: errlog}
+	ts := &testServer{t: t, srv: srv, addr: srv.Addrs()[0].String(), dir: dir, root: root, errlog: errlog, logger: logger}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve() }()
 	t.Cleanup(func() {
@@ -100,6 +119,9 @@ func startServerPre(t testing.TB, conf string, files map[string]string, pre func
 		srv.Shutdown(ctx)
 		if err := <-served; err != nil {
 			t.Errorf("Serve: %v", err)
+		}
+		if logger != nil {
+			logger.Close()
 		}
 	})
 	return ts

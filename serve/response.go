@@ -107,6 +107,7 @@ func (c *conn) appendStatus(status int, now time.Time) {
 	}
 	c.resp.status = status
 	c.resp.headerSent = true
+	c.headStart = len(c.wbuf)
 	c.wbuf = append(c.wbuf, statusLines[status]...)
 	c.wbuf = append(c.wbuf, c.srv.date.get(now)...)
 }
@@ -139,6 +140,9 @@ func (c *conn) appendEndHead() {
 		c.wbuf = append(c.wbuf, "Connection: keep-alive\r\n\r\n"...)
 	default:
 		c.wbuf = append(c.wbuf, "\r\n"...)
+	}
+	if c.srv.access != nil {
+		c.respHead = append(c.respHead[:0], c.wbuf[c.headStart:]...)
 	}
 }
 

@@ -37,8 +37,9 @@ const (
 // current configuration. New builds it, Listen binds, Serve accepts until
 // Shutdown.
 type Server struct {
-	state atomic.Pointer[state] // the configuration new connections use
-	log   *slog.Logger
+	state  atomic.Pointer[state] // the configuration new connections use
+	log    *slog.Logger
+	access AccessLogger // nil: no access log
 
 	mu        sync.Mutex
 	listeners []net.Listener
@@ -78,16 +79,25 @@ type Stats struct {
 // Stats returns the server's counters.
 func (s *Server) Stats() *Stats { return &s.stats }
 
+// Logs are where a server writes: the error log (records carry the client
+// address under logging.ClientKey) and the access log (nil for none).
+type Logs struct {
+	Error  *slog.Logger
+	Access AccessLogger
+}
+
 // New builds a server for cfg; it binds nothing yet.
-func New(cfg *Config, log *slog.Logger) (*Server, error) {
+func New(cfg *Config, logs Logs) (*Server, error) {
+	log := logs.Error
 	if log == nil {
 		log = slog.Default()
 	}
 	s := &Server{
-		log:   log,
-		conns: make(map[*conn]struct{}),
-		done:  make(chan struct{}),
-		slots: make(chan struct{}, cfg.MaxClients),
+		log:    log,
+		access: logs.Access,
+		conns:  make(map[*conn]struct{}),
+		done:   make(chan struct{}),
+		slots:  make(chan struct{}, cfg.MaxClients),
 	}
 	st, err := newState(cfg, log, &s.stats)
 	if err != nil {

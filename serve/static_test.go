@@ -530,7 +530,7 @@ func TestListenIPv6(t *testing.T) {
 	must(t, os.WriteFile(filepath.Join(dir, "htdocs", "v6.txt"), []byte("six"), 0o644))
 	cfg, err := ParseConfig("pwebs.conf", dir, []byte(fmt.Sprintf("listen = [%q]\n", addr)))
 	must(t, err)
-	srv, err := New(cfg, nil)
+	srv, err := New(cfg, Logs{})
 	must(t, err)
 	must(t, srv.Listen())
 	go srv.Serve()

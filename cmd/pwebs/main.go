@@ -21,13 +21,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"syscall"
+	"time"
 
+	"github.com/pwebs/pwebs/logging"
 	"github.com/pwebs/pwebs/serve"
 )
 
@@ -134,21 +136,37 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
-	if _, err := serve.RaiseFileLimit(); err != nil {
-		log.Warn("cannot raise the open-file limit", "error", err)
+	logger, err := logging.New(cfg.Log)
+	if err != nil {
+		fmt.Fprintln(stderr, "pwebs: logs:", err)
+		return 1
 	}
-	srv, err := serve.New(cfg, log)
+	logs := &logSwitch{}
+	logs.cur.Store(logger)
+	log := logs.logger()
+	defer func() {
+		if l := logs.cur.Load(); l != nil {
+			l.Close()
+		}
+	}()
+	if n, err := serve.RaiseFileLimit(); err != nil {
+		log.Warn("cannot raise the open-file limit", "error", err)
+	} else {
+		log.Debug(fmt.Sprintf("open-file limit %d", n))
+	}
+	srv, err := serve.New(cfg, serve.Logs{Error: log, Access: logs})
 	if err != nil {
 		fmt.Fprintln(stderr, "pwebs:", err)
+		log.Error(err.Error())
 		return 1
 	}
 	if err := srv.Listen(); err != nil {
 		fmt.Fprintln(stderr, "pwebs:", err)
+		log.Error(err.Error())
 		return 1
 	}
 	for _, a := range srv.Addrs() {
-		log.Info(fmt.Sprintf("pwebs/%s serving %s on http://%s/", serve.Version, cfg.DocumentRoot, a))
+		log.Log(context.Background(), logging.LevelNotice, fmt.Sprintf("pwebs/%s serving %s on http://%s/ (pid %d)", serve.Version, cfg.DocumentRoot, a, os.Getpid()))
 	}
 
 	sigs := make(chan os.Signal, 4)
@@ -161,24 +179,29 @@ func run(args []string, stdout, stderr io.Writer) int {
 		case err := <-served:
 			if err != nil {
 				fmt.Fprintln(stderr, "pwebs:", err)
+				log.Error(err.Error())
 				return 1
 			}
 			return 0
 		case sig := <-sigs:
 			switch sig {
 			case syscall.SIGHUP:
-				ncfg, err := load(o)
-				if err == nil {
-					err = srv.Reload(ncfg)
-				}
+				ncfg, err := reload(o, cfg, srv, logs)
 				if err != nil {
 					log.Error("reload failed; still serving with the previous configuration:\n" + err.Error())
+					fmt.Fprintln(stderr, "pwebs: reload failed; still serving with the previous configuration:\n"+err.Error())
 					continue
 				}
-				log.Info("configuration reloaded")
+				cfg = ncfg
+				log.Log(context.Background(), logging.LevelNotice, "configuration reloaded")
 			case syscall.SIGUSR1:
+				if err := logs.cur.Load().Reopen(); err != nil {
+					log.Error("reopening the logs: " + err.Error())
+				} else {
+					log.Log(context.Background(), logging.LevelNotice, "logs reopened")
+				}
 			default:
-				log.Info("shutting down", "signal", sig.String())
+				log.Log(context.Background(), logging.LevelNotice, "shutting down on "+sig.String())
 				ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout.Duration)
 				err := srv.Shutdown(ctx)
 				cancel()
@@ -186,8 +209,37 @@ func run(args []string, stdout, stderr io.Writer) int {
 				if err != nil {
 					log.Warn("requests still running at shutdown were cut off")
 				}
+				log.Log(context.Background(), logging.LevelNotice, "stopped")
 				return 0
 			}
 		}
 	}
+}
+
+// reload reads the configuration again and applies it: a new [log]
+// section opens new logs first, so that a bad one leaves everything as it
+// was.
+func reload(o *options, old *serve.Config, srv *serve.Server, logs *logSwitch) (*serve.Config, error) {
+	cfg, err := load(o)
+	if err != nil {
+		return nil, err
+	}
+	var fresh *logging.Logger
+	if !reflect.DeepEqual(cfg.Log, old.Log) {
+		if fresh, err = logging.New(cfg.Log); err != nil {
+			return nil, fmt.Errorf("logs: %w", err)
+		}
+	}
+	if err := srv.Reload(cfg); err != nil {
+		if fresh != nil {
+			fresh.Close()
+		}
+		return nil, err
+	}
+	if fresh != nil {
+		// Requests already holding the old logs finish with them.
+		prev := logs.cur.Swap(fresh)
+		time.AfterFunc(2*time.Second, func() { prev.Close() })
+	}
+	return cfg, nil
 }
