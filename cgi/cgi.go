@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pwebs/pwebs/conf"
 	"golang.org/x/sys/unix"
 )
 
@@ -115,7 +116,17 @@ const (
 // processes a script leaves behind are re-parented to the server, where
 // they are reaped, rather than to init.
 func New(o Options, log *slog.Logger) (*Handler, error) {
-	if errs := o.Validate(); len(errs) > 0 {
+	var errs []error
+	for _, err := range o.Validate() {
+		// An interpreter that is not installed only disables its scripts:
+		// their runs fail with ErrStart wrapping fs.ErrNotExist.
+		var ke *conf.KeyError
+		if errors.As(err, &ke) && strings.HasPrefix(ke.Key, "interpreters.") && errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
 		return nil, fmt.Errorf("cgi: invalid options: %w", errors.Join(errs...))
 	}
 	if log == nil {
@@ -222,6 +233,9 @@ func (h *Handler) command(r *Request) (prog string, argv []string, err error) {
 		return "", nil, fmt.Errorf("%w: %s is not a regular file", ErrForbidden, path)
 	}
 	if in := h.interp[strings.ToLower(filepath.Ext(path))]; in != "" {
+		if _, err := os.Stat(in); err != nil {
+			return "", nil, fmt.Errorf("%w: interpreter %s: %w", ErrStart, in, err)
+		}
 		if err := unix.Faccessat(unix.AT_FDCWD, path, unix.R_OK, unix.AT_EACCESS); err != nil {
 			return "", nil, fmt.Errorf("%w: %s is not readable: %w", ErrForbidden, path, err)
 		}

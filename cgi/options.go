@@ -118,7 +118,7 @@ func (o *Options) Validate() []error {
 			bad(key, "%v", err)
 		}
 		if err := checkProgram(o.Interpreters[ext]); err != nil {
-			bad(key, "%v", err)
+			errs = append(errs, &conf.KeyError{Key: key, Err: err}) // keeps fs.ErrNotExist visible
 		}
 	}
 	if d := o.Timeout.Duration; d <= 0 || d > maxTimeout {

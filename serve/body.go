@@ -34,7 +34,8 @@ type body struct {
 	total     int64
 	limit     int64
 	err       error
-	continued bool // 100 Continue sent, or not needed
+	continued bool   // 100 Continue sent, or not needed
+	onDone    func() // called once the whole body has been read
 }
 
 // reset prepares b for the current request of c.
@@ -107,7 +108,7 @@ func (b *body) Read(p []byte) (int, error) {
 				return n, err
 			}
 		} else {
-			b.done = true
+			b.finished()
 		}
 	}
 	return n, nil
@@ -150,7 +151,7 @@ func (b *body) nextChunk() error {
 				return errBadChunk
 			}
 		}
-		b.done = true
+		b.finished()
 		return nil
 	}
 	if b.total+size > b.limit {
@@ -159,6 +160,14 @@ func (b *body) nextChunk() error {
 	b.remaining = size
 	b.inChunk = true
 	return nil
+}
+
+// finished marks the body as read to its end.
+func (b *body) finished() {
+	b.done = true
+	if b.onDone != nil {
+		b.onDone()
+	}
 }
 
 // discard reads what is left of the body, up to maxDiscard; it reports

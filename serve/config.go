@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/pwebs/pwebs"
 	"github.com/pwebs/pwebs/cache"
+	"github.com/pwebs/pwebs/cgi"
 	"github.com/pwebs/pwebs/conf"
 	"github.com/pwebs/pwebs/logging"
 )
@@ -100,6 +102,14 @@ type Config struct {
 	// file, both go to the terminal (stdout and stderr).
 	Log logging.Options `toml:"log"`
 
+	// CGI is the [cgi] section: script folders, extensions, interpreters
+	// and the limits of script runs.
+	CGI cgi.Options `toml:"cgi"`
+
+	// Warnings lists problems that do not stop the server (an interpreter
+	// that is not installed), as "FILE:LINE: message".
+	Warnings []string `toml:"-"`
+
 	// file is the config file read, "" for the built-in defaults; base is
 	// the folder relative paths are resolved against.
 	file, base string
@@ -150,6 +160,7 @@ func DefaultConfig() *Config {
 		MaxBodyBytes:      10 << 20,
 		Cache:             cache.DefaultOptions(),
 		Log:               logging.DefaultOptions(),
+		CGI:               cgi.DefaultOptions(),
 	}
 }
 
@@ -479,9 +490,19 @@ func kindName(k unstable.Kind) string {
 
 // problems collects validation errors with the line of their key.
 type problems struct {
-	file  string
-	lines map[string]int
-	list  []string
+	file     string
+	lines    map[string]int
+	list     []string
+	warnings []string
+}
+
+// warn records a problem that does not stop the server.
+func (p *problems) warn(key, format string, args ...any) {
+	saved := p.list
+	p.list = nil
+	p.add(key, format, args...)
+	p.warnings = append(p.warnings, p.list...)
+	p.list = saved
 }
 
 // add records a problem with key (a dotted path as keyLines builds it;
@@ -548,6 +569,7 @@ func displayKey(key string) string {
 func (c *Config) finish(lines map[string]int) error {
 	p := &problems{file: c.file, lines: lines}
 	c.validate(p)
+	c.Warnings = p.warnings
 	if len(p.list) > 0 {
 		return &ConfigError{Problems: p.list}
 	}
@@ -649,6 +671,20 @@ func (c *Config) validate(p *problems) {
 		}
 	}
 	p.addSection("log", c.Log.Validate())
+	for prefix, dir := range c.CGI.Dirs {
+		c.CGI.Dirs[prefix] = c.abs(dir)
+		checkDir(p, "cgi.dirs."+prefix, c.CGI.Dirs[prefix])
+	}
+	for _, err := range c.CGI.Validate() {
+		var ke *conf.KeyError
+		if errors.As(err, &ke) && strings.HasPrefix(ke.Key, "interpreters.") && errors.Is(err, fs.ErrNotExist) {
+			// A missing interpreter only disables its scripts (they get
+			// 503 and an error log line), so a site without PHP starts.
+			p.warn("cgi."+ke.Key, "%v (its scripts will answer 503 until it is installed)", ke.Err)
+			continue
+		}
+		p.addSection("cgi", []error{err})
+	}
 	names := map[string]int{}
 	for i, v := range c.VHost {
 		key := "vhost." + strconv.Itoa(i)

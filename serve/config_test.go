@@ -2,6 +2,7 @@ package serve
 
 import (
 	"errors"
+	"regexp"
 	"flag"
 	"os"
 	"path/filepath"
@@ -99,7 +100,8 @@ func TestShippedConfig(t *testing.T) {
 				check(ft, tag+".")
 				continue
 			}
-			if !strings.Contains(string(text), tag+" =") && !strings.Contains(string(text), "[["+tag+"]]") {
+			keyRE := regexp.MustCompile(`(?m)^(# )?` + regexp.QuoteMeta(tag) + ` =`)
+			if !keyRE.Match(text) && !strings.Contains(string(text), "[["+tag+"]]") && !strings.Contains(string(text), "["+prefix+tag+"]") {
 				t.Errorf("pwebs.conf does not document %q", prefix+tag)
 			}
 		}

@@ -62,6 +62,9 @@ type work struct {
 	headStart   int      // where the current response head starts in wbuf
 	rec         logging.Record
 	bodyReader  body
+	cgiw        cgiWriter
+	bg          bgRead
+	cgiStatus   int // the status line of an nph- script's response
 	bufs        [2][]byte
 	nb          net.Buffers
 	limitReader io.LimitedReader
@@ -98,6 +101,7 @@ type conn struct {
 	idleSince  time.Time     // when the connection last became idle
 	queued     time.Duration // how long the current request waited for a slot
 	site       *site         // the site answering the current request
+	redirects  int           // internal redirects of the current request
 
 	// Parking: the connection's place in the parker's list.
 	inEpoll    bool
@@ -231,6 +235,8 @@ func (s *Server) putWork(w *work) {
 	w.nb = nil
 	w.limitReader = io.LimitedReader{}
 	w.bodyReader = body{}
+	w.cgiw = cgiWriter{}
+	w.cgiStatus = 0
 	w.rec = logging.Record{}
 	w.respHead = w.respHead[:0]
 	s.workPool.Put(w)

@@ -19,6 +19,8 @@ func (c *conn) serveRequest() {
 	c.resp = response{}
 	c.respHead = c.respHead[:0]
 	c.site = nil
+	c.redirects = 0
+	c.cgiStatus = 0
 	c.queued = 0
 	c.pathBuf = c.pathBuf[:0]
 	c.closeAfter = !r.keepAlive()
@@ -142,6 +144,10 @@ func (c *conn) dispatch() {
 		c.writeError(403)
 		return
 	}
+	if a := c.st.aliasFor(clean); a != nil {
+		c.serveAlias(s, a, clean)
+		return
+	}
 	c.serveFile(s, clean)
 }
 
@@ -179,6 +185,10 @@ func (c *conn) serveFile(s *site, p []byte) {
 	}
 	f, fi, err := s.open(p)
 	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+			c.servePathInfo(s, p, err)
+			return
+		}
 		c.fileError(s, p, err)
 		return
 	}
@@ -195,6 +205,13 @@ func (c *conn) serveFile(s *site, p []byte) {
 		c.writeError(403)
 		return
 	}
+	if sc, ok := c.scriptAt(s, trimSlash(p), nil); ok {
+		if p[len(p)-1] == '/' {
+			sc.pathInfo = slash // "/app.cgi/" runs the script with PATH_INFO "/"
+		}
+		c.runScript(s, sc, 0)
+		return
+	}
 	if p[len(p)-1] == '/' {
 		// "/file.txt/" names no folder.
 		c.writeError(404)
@@ -204,6 +221,14 @@ func (c *conn) serveFile(s *site, p []byte) {
 		return
 	}
 	c.serveRegular(s, p, s.absPath(p), f, fi, tok, nil)
+}
+
+// trimSlash drops a trailing slash (but not the root's).
+func trimSlash(p []byte) []byte {
+	if len(p) > 1 && p[len(p)-1] == '/' {
+		return p[:len(p)-1]
+	}
+	return p
 }
 
 // staticMethod answers 405 (or OPTIONS) for methods a static resource does

@@ -116,6 +116,14 @@ func (c *conn) serveDir(s *site, p []byte, dir *os.File, tok cache.Token) {
 			continue
 		}
 		defer f.Close()
+		ip := make([]byte, 0, len(p)+len(name))
+		ip = append(append(ip, p...), name...)
+		if sc, ok := c.scriptAt(s, ip, nil); ok {
+			// index.php and the like run as scripts; REQUEST_URI stays
+			// the folder's URL.
+			c.runScript(s, sc, 0)
+			return
+		}
 		if !c.staticMethod() {
 			return
 		}

@@ -11,8 +11,11 @@ package serve
 
 import (
 	"context"
+	"reflect"
+
 	"errors"
 	"fmt"
+	"github.com/pwebs/pwebs/cgi"
 	"log/slog"
 	"net"
 	"sync"
@@ -65,6 +68,14 @@ type Server struct {
 	fullLogged atomic.Int64
 
 	stats Stats
+
+	// cgis are every CGI handler made (a reload that changes [cgi] makes a
+	// new one); Shutdown closes them all.
+	cgis []*cgi.Handler
+	// baseCtx is the parent of every script run's context; Shutdown
+	// cancels it when its grace period runs out.
+	baseCtx   context.Context
+	cancelAll context.CancelFunc
 }
 
 // Stats counts what the server has done since it started; every field is
@@ -95,12 +106,19 @@ func New(cfg *Config, logs Logs) (*Server, error) {
 	s := &Server{
 		log:    log,
 		access: logs.Access,
+		cgis:   nil,
 		conns:  make(map[*conn]struct{}),
 		done:   make(chan struct{}),
 		slots:  make(chan struct{}, cfg.MaxClients),
 	}
-	st, err := newState(cfg, log, &s.stats)
+	h, err := cgi.New(cfg.CGI, log)
 	if err != nil {
+		return nil, err
+	}
+	s.cgis = append(s.cgis, h)
+	st, err := newState(cfg, log, &s.stats, h)
+	if err != nil {
+		h.Close()
 		return nil, err
 	}
 	s.maxConns = cfg.MaxConnections
@@ -109,6 +127,7 @@ func New(cfg *Config, logs Logs) (*Server, error) {
 	}
 	s.connSlots = make(chan struct{}, s.maxConns)
 	s.workPool.New = newWork
+	s.baseCtx, s.cancelAll = context.WithCancel(context.Background())
 	s.state.Store(st)
 	p, err := newParker(s)
 	if err != nil {
@@ -367,12 +386,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-finished:
 	case <-ctx.Done():
 		err = ctx.Err()
+		s.cancelAll() // scripts still running are stopped
 		s.mu.Lock()
 		for c := range s.conns {
 			c.nc.Close()
 		}
 		s.mu.Unlock()
 		<-finished
+	}
+	s.cancelAll()
+	s.mu.Lock()
+	cgis := s.cgis
+	s.mu.Unlock()
+	for _, h := range cgis {
+		h.Close()
 	}
 	s.state.Load().close()
 	return err
@@ -382,7 +409,19 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // configuration they started with. Listen addresses are not changed by a
 // reload.
 func (s *Server) Reload(cfg *Config) error {
-	st, err := newState(cfg, s.log, &s.stats)
+	// The CGI handler is kept while [cgi] is unchanged, so that a reload
+	// does not touch running scripts; a replaced one is closed at exit.
+	h := s.state.Load().cgi
+	if !reflect.DeepEqual(cfg.CGI, s.state.Load().cfg.CGI) {
+		var err error
+		if h, err = cgi.New(cfg.CGI, s.log); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.cgis = append(s.cgis, h)
+		s.mu.Unlock()
+	}
+	st, err := newState(cfg, s.log, &s.stats, h)
 	if err != nil {
 		return err
 	}

@@ -5,8 +5,10 @@ import (
 	"fmt"
 
 	"github.com/pwebs/pwebs/cache"
+	"github.com/pwebs/pwebs/cgi"
 	"log/slog"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 )
@@ -23,6 +25,9 @@ type state struct {
 	def    *site
 	// cache holds files and generated pages; nil when [cache] is off.
 	cache *cache.Cache
+	// cgi runs scripts; aliases are the [cgi] dirs, longest prefix first.
+	cgi     *cgi.Handler
+	aliases []*alias
 
 	closeOnce sync.Once
 }
@@ -42,11 +47,29 @@ type site struct {
 	stats        *Stats // the server's counters; nil in tests of the resolver alone
 }
 
-func newState(cfg *Config, log *slog.Logger, stats *Stats) (*state, error) {
+// alias is a URL prefix served from a folder of its own, every file of
+// which is a CGI script (Apache's ScriptAlias).
+type alias struct {
+	prefix string // "/cgi-bin/", always ending in "/"
+	dir    string // its folder, absolute
+	root   *os.Root
+}
+
+// aliasFor returns the alias whose prefix the clean path p starts with.
+func (st *state) aliasFor(p []byte) *alias {
+	for _, a := range st.aliases {
+		if len(p) >= len(a.prefix) && string(p[:len(a.prefix)]) == a.prefix {
+			return a
+		}
+	}
+	return nil
+}
+
+func newState(cfg *Config, log *slog.Logger, stats *Stats, cgiHandler *cgi.Handler) (*state, error) {
 	if len(cfg.VHost) > 254 {
 		return nil, fmt.Errorf("at most 254 virtual hosts are supported, not %d", len(cfg.VHost))
 	}
-	st := &state{cfg: cfg, log: log, types: cfg.types, byHost: make(map[string]*site)}
+	st := &state{cfg: cfg, log: log, types: cfg.types, byHost: make(map[string]*site), cgi: cgiHandler}
 	if st.types == nil {
 		if err := cfg.finish(nil); err != nil {
 			return nil, err
@@ -85,6 +108,18 @@ func newState(cfg *Config, log *slog.Logger, stats *Stats) (*state, error) {
 			st.byHost[strings.ToLower(n)] = s
 		}
 	}
+	for prefix, dir := range cfg.CGI.Dirs {
+		if !strings.HasSuffix(prefix, "/") {
+			prefix += "/"
+		}
+		root, err := os.OpenRoot(dir)
+		if err != nil {
+			st.close()
+			return nil, fmt.Errorf("cgi dirs %s: %w", prefix, err)
+		}
+		st.aliases = append(st.aliases, &alias{prefix: prefix, dir: dir, root: root})
+	}
+	sort.Slice(st.aliases, func(i, j int) bool { return len(st.aliases[i].prefix) > len(st.aliases[j].prefix) })
 	if cfg.Cache.Enabled {
 		// Serve makes gzip variants itself, before Add, so that their
 		// response heads are rendered with them.
@@ -133,6 +168,9 @@ func (st *state) close() {
 		}
 		if st.cache != nil {
 			st.cache.Close()
+		}
+		for _, a := range st.aliases {
+			a.root.Close()
 		}
 	})
 }

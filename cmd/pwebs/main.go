@@ -129,6 +129,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
+		for _, w := range cfg.Warnings {
+			fmt.Fprintln(stderr, "warning: "+w)
+		}
 		fmt.Fprintf(stdout, "%s: ok\n", name)
 		return 0
 	}
@@ -149,6 +152,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			l.Close()
 		}
 	}()
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
 	if n, err := serve.RaiseFileLimit(); err != nil {
 		log.Warn("cannot raise the open-file limit", "error", err)
 	} else {

@@ -1,0 +1,494 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/pwebs/pwebs/cgi"
+)
+
+// maxRedirects bounds internal redirects (a script's local Location), as
+// Apache's LimitInternalRecursion does.
+const maxRedirects = 10
+
+// script is a resolved script: the file to run and how the URL named it.
+type script struct {
+	file      string // absolute path of the script file
+	name      []byte // SCRIPT_NAME: the URL path of the script
+	pathInfo  []byte // PATH_INFO: what the URL had after the script, decoded
+	docRoot   string // DOCUMENT_ROOT
+	prefix    string // CONTEXT_PREFIX (an alias), "" for the document root
+	prefixDir string // CONTEXT_DOCUMENT_ROOT
+	inDir     bool   // reached through a [cgi] dirs alias
+}
+
+// splitPathInfo finds the first leading part of the clean path p that
+// names a regular file under root: p is that file followed by path info
+// ("/app.cgi" and "/extra/path"). ok is false when no such file exists.
+func splitPathInfo(root *os.Root, p []byte) (file, info []byte, fi fs.FileInfo, ok bool) {
+	for i := 1; i < len(p); i++ {
+		if p[i] != '/' {
+			continue
+		}
+		st, err := root.Stat(relPath(p[:i]))
+		if err != nil {
+			return nil, nil, nil, false
+		}
+		if st.Mode().IsRegular() {
+			return p[:i], p[i:], st, true
+		}
+		if !st.IsDir() {
+			return nil, nil, nil, false
+		}
+	}
+	return nil, nil, nil, false
+}
+
+// serveAlias answers a path under a [cgi] dirs alias: every file there is
+// a script; folders are refused; nothing is ever sent as a file.
+func (c *conn) serveAlias(s *site, a *alias, p []byte) {
+	sub := p[len(a.prefix)-1:] // keeps its leading '/'
+	fi, err := a.root.Stat(relPath(sub))
+	var info []byte
+	file := sub
+	switch {
+	case err == nil && fi.IsDir():
+		c.srv.log.Info("attempt to invoke a folder as a script: "+a.dir+string(sub), "client", c.remote)
+		c.writeError(403)
+		return
+	case err == nil && !fi.Mode().IsRegular():
+		c.writeError(403)
+		return
+	case err != nil:
+		var ok bool
+		file, info, _, ok = splitPathInfo(a.root, sub)
+		if !ok {
+			c.fileError(s, p, err)
+			return
+		}
+	}
+	name := make([]byte, 0, len(a.prefix)+len(file))
+	name = append(append(name, a.prefix[:len(a.prefix)-1]...), file...)
+	c.runScript(s, &script{
+		file:      filepath.Join(a.dir, filepath.FromSlash(relPath(file))),
+		name:      name,
+		pathInfo:  info,
+		docRoot:   s.dir,
+		prefix:    a.prefix,
+		prefixDir: a.dir,
+		inDir:     true,
+	}, 0)
+}
+
+// scriptAt reports whether the regular file at URL path p of site s is a
+// script (by its extension or interpreter), and returns it resolved.
+func (c *conn) scriptAt(s *site, p, info []byte) (*script, bool) {
+	h := c.st.cgi
+	if h == nil {
+		return nil, false
+	}
+	file := s.absPath(p)
+	if !h.IsScript(file, false) {
+		return nil, false
+	}
+	return &script{file: file, name: p, pathInfo: info, docRoot: s.dir, prefixDir: s.dir}, true
+}
+
+// servePathInfo answers a path that names no file: the first file along
+// it may be a script that takes the rest as PATH_INFO. Anything else is
+// the original error (404).
+func (c *conn) servePathInfo(s *site, p []byte, openErr error) {
+	if file, info, _, ok := splitPathInfo(s.root, p); ok {
+		if sc, ok := c.scriptAt(s, file, info); ok {
+			c.runScript(s, sc, 0)
+			return
+		}
+	}
+	c.fileError(s, p, openErr)
+}
+
+// runScript runs a CGI script for the current request and streams its
+// response; depth counts internal redirects.
+func (c *conn) runScript(s *site, sc *script, depth int) {
+	r := &c.req
+	h := c.st.cgi
+	if r.method == mOPTIONS {
+		c.answerOptions("GET, HEAD, POST, OPTIONS")
+		return
+	}
+	remoteIP, remotePort, _ := net.SplitHostPort(c.remote)
+	localIP, localPort, _ := net.SplitHostPort(c.local)
+	serverName, serverPort := s.name, localPort
+	host := r.host
+	if r.absHost != nil {
+		host = r.absHost
+	}
+	if len(host) > 0 {
+		hn, hp := splitHost(host)
+		serverName = hn
+		if hp != "" {
+			serverPort = hp
+		}
+	}
+	req := &cgi.Request{
+		Method:         string(r.Method),
+		RequestURI:     string(r.Target),
+		Proto:          r.protoString(),
+		Scheme:         "http",
+		ScriptFilename: sc.file,
+		ScriptName:     string(sc.name),
+		PathInfo:       string(sc.pathInfo),
+		QueryString:    string(r.rawQuery),
+		DocumentRoot:   sc.docRoot,
+		RemoteAddr:     remoteIP,
+		RemotePort:     remotePort,
+		ServerName:     serverName,
+		ServerPort:     serverPort,
+		ServerAddr:     localIP,
+		ServerAdmin:    s.serverAdmin,
+		ServerSoftware: "pwebs/" + Version,
+		MaxBodyBytes:   s.maxBodyBytes,
+		Client:         c.remote,
+	}
+	if sc.prefix != "" {
+		req.ContextPrefix, req.ContextDocumentRoot = sc.prefix, sc.prefixDir
+	} else {
+		req.ContextDocumentRoot = sc.docRoot
+	}
+	req.Header = make([]cgi.Field, 0, len(r.headers))
+	for _, f := range r.headers {
+		req.Header = append(req.Header, cgi.Field{Name: string(f.name), Value: string(f.value)})
+	}
+	body := &c.bodyReader
+	hasBody := depth == 0 && !body.done
+	if hasBody {
+		req.Body = body
+		req.ContentLength = r.contentLength
+		if r.chunked {
+			req.ContentLength = -1
+		}
+		// The script may read its stdin at any time: send 100 Continue
+		// now, from this goroutine, rather than from the one that copies
+		// the body.
+		if !body.continued {
+			body.continued = true
+			c.wbuf = append(c.wbuf, "HTTP/1.1 100 Continue\r\n\r\n"...)
+			if !c.flush() {
+				return
+			}
+		}
+	}
+
+	ctx, cancel := context.WithCancel(c.srv.baseCtx)
+	defer cancel()
+	bg := &c.bg
+	bg.reset(c, cancel)
+	if hasBody {
+		body.onDone = bg.start
+	} else {
+		bg.start()
+	}
+	w := &c.cgiw
+	*w = cgiWriter{c: c}
+	res, err := h.Serve(ctx, w, req)
+	body.onDone = nil
+	bg.stop()
+
+	switch {
+	case err == nil && res.LocalRedirect != "":
+		c.internalRedirect(res.LocalRedirect, depth)
+		return
+	case err == nil:
+		w.finish()
+		return
+	case errors.Is(err, cgi.ErrAborted):
+		// The client is gone (or the server is stopping): send nothing.
+		c.closeAfter = true
+		c.broken = true
+		return
+	case res.HeaderSent:
+		// Too late for an error page: end the connection without the
+		// final chunk, so the client sees the response is incomplete.
+		c.closeAfter = true
+		return
+	}
+	status := 500
+	switch {
+	case errors.Is(err, cgi.ErrNotFound):
+		status = 404
+	case errors.Is(err, cgi.ErrForbidden):
+		status = 403
+	case errors.Is(err, cgi.ErrBodyTooLarge):
+		status = 413
+	case errors.Is(err, cgi.ErrBusy), errors.Is(err, cgi.ErrClosed):
+		c.writeErrorWith(503, "Retry-After", "5")
+		return
+	case errors.Is(err, cgi.ErrStart) && errors.Is(err, fs.ErrNotExist):
+		// The interpreter is not installed.
+		c.srv.log.Error(fmt.Sprintf("cannot run %s: %v", sc.file, err), "client", c.remote)
+		c.writeErrorWith(503, "Retry-After", "60")
+		return
+	case errors.Is(err, cgi.ErrTimeout):
+		status = 504
+	}
+	if status == 404 || status == 403 {
+		c.srv.log.Info(fmt.Sprintf("script %s: %v", sc.file, err), "client", c.remote)
+	}
+	c.writeError(status)
+}
+
+// internalRedirect serves a script's local Location as a GET of that path.
+func (c *conn) internalRedirect(loc string, depth int) {
+	if depth+1 >= maxRedirects {
+		c.srv.log.Error(fmt.Sprintf("request exceeded the limit of %d internal redirects", maxRedirects), "client", c.remote)
+		c.writeError(500)
+		return
+	}
+	r := &c.req
+	path, query := loc, ""
+	hasQuery := false
+	for i := 0; i < len(loc); i++ {
+		if loc[i] == '?' {
+			path, query, hasQuery = loc[:i], loc[i+1:], true
+			break
+		}
+	}
+	r.Method = methodGET
+	r.method = mGET
+	r.rawPath = []byte(path)
+	r.rawQuery, r.hasQuery = []byte(query), hasQuery
+	r.conditional = false
+	r.rangeSpec, r.ifMatch, r.ifNoneMatch, r.ifModifiedSince, r.ifUnmodifiedSince, r.ifRange = nil, nil, nil, nil, nil, nil
+	c.resp.origStatus = 200
+	c.redirects = depth + 1
+	c.dispatch()
+}
+
+var methodGET = []byte("GET")
+
+// splitHost splits a Host value into name and port.
+func splitHost(h []byte) (string, string) {
+	s := string(h)
+	if len(s) > 0 && s[0] == '[' {
+		if i := indexByteString(s, ']'); i >= 0 {
+			if i+1 < len(s) && s[i+1] == ':' {
+				return s[:i+1], s[i+2:]
+			}
+			return s[:i+1], ""
+		}
+	}
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == ':' {
+			return s[:i], s[i+1:]
+		}
+	}
+	return s, ""
+}
+
+func indexByteString(s string, b byte) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == b {
+			return i
+		}
+	}
+	return -1
+}
+
+// cgiWriter is how a script's response reaches the connection: serve owns
+// the framing (chunked on HTTP/1.1 without a Content-Length, until close on
+// HTTP/1.0), the Date and Server fields, and HEAD.
+type cgiWriter struct {
+	c       *conn
+	chunked bool
+	noBody  bool
+	raw     bool
+}
+
+var _ cgi.ResponseWriter = (*cgiWriter)(nil)
+
+// WriteHeader starts the response.
+func (w *cgiWriter) WriteHeader(status int, fields []cgi.Field) error {
+	c := w.c
+	c.appendStatus(status, time.Now())
+	hasLength := false
+	for _, f := range fields {
+		if foldEqual([]byte(f.Name), "content-length") {
+			hasLength = true
+		}
+		c.appendHeader(f.Name, f.Value)
+	}
+	w.noBody = c.req.method == mHEAD || status == 204 || status == 304
+	if !w.noBody && !hasLength {
+		if c.req.Minor == 1 {
+			c.wbuf = append(c.wbuf, "Transfer-Encoding: chunked\r\n"...)
+			w.chunked = true
+		} else {
+			c.closeAfter = true // the body ends when the connection does
+		}
+	}
+	c.appendEndHead()
+	return nil
+}
+
+// Write appends body bytes (as a chunk when chunked) to the write buffer.
+func (w *cgiWriter) Write(p []byte) (int, error) {
+	c := w.c
+	if c.broken {
+		return 0, errClientGone
+	}
+	if w.noBody || len(p) == 0 {
+		return len(p), nil
+	}
+	if w.chunked {
+		c.wbuf = strconv.AppendInt(c.wbuf, int64(len(p)), 16)
+		c.wbuf = append(c.wbuf, "\r\n"...)
+		c.wbuf = append(c.wbuf, p...)
+		c.wbuf = append(c.wbuf, "\r\n"...)
+	} else {
+		c.wbuf = append(c.wbuf, p...)
+	}
+	c.resp.bodyBytes += int64(len(p))
+	return len(p), nil
+}
+
+// Flush sends what was written so far.
+func (w *cgiWriter) Flush() error {
+	if !w.c.flush() {
+		return errClientGone
+	}
+	return nil
+}
+
+// Raw gives an nph- script the connection itself.
+func (w *cgiWriter) Raw() (io.Writer, error) {
+	c := w.c
+	if !c.flush() {
+		return nil, errClientGone
+	}
+	w.raw = true
+	c.closeAfter = true
+	c.resp.headerSent = true
+	return rawWriter{c}, nil
+}
+
+// finish ends a response that ran to its end.
+func (w *cgiWriter) finish() {
+	c := w.c
+	if w.chunked && !c.broken {
+		c.wbuf = append(c.wbuf, "0\r\n\r\n"...)
+	}
+	if w.raw {
+		c.resp.status = c.cgiStatus
+	}
+}
+
+// rawWriter writes an nph- script's bytes straight to the client.
+type rawWriter struct{ c *conn }
+
+func (rw rawWriter) Write(p []byte) (int, error) {
+	c := rw.c
+	if c.broken {
+		return 0, errClientGone
+	}
+	if c.cgiStatus == 0 {
+		c.cgiStatus = nphStatus(p)
+	}
+	c.setWriteDeadline(time.Now())
+	n, err := c.nc.Write(p)
+	c.resp.bodyBytes += int64(n)
+	if err != nil {
+		c.broken = true
+		return n, errClientGone
+	}
+	return n, nil
+}
+
+// nphStatus reads the status code of an "HTTP/1.x NNN" line, or 200.
+func nphStatus(p []byte) int {
+	if len(p) >= 12 && string(p[:5]) == "HTTP/" && p[8] == ' ' {
+		if n, err := strconv.Atoi(string(p[9:12])); err == nil {
+			return n
+		}
+	}
+	return 200
+}
+
+// bgRead watches the connection while a script runs, as net/http's
+// background read does: a read that ends (the client closed) cancels the
+// script; a byte that arrives (a pipelined request) is kept for the next
+// parse. It runs only once the request body has been read.
+type bgRead struct {
+	mu      sync.Mutex
+	c       *conn
+	cancel  context.CancelFunc
+	running bool
+	stopped bool
+	done    chan struct{}
+	b       [1]byte
+	n       int
+}
+
+func (bg *bgRead) reset(c *conn, cancel context.CancelFunc) {
+	bg.mu.Lock()
+	bg.c, bg.cancel, bg.running, bg.stopped, bg.n = c, cancel, false, false, 0
+	bg.mu.Unlock()
+}
+
+// start begins the watch (once; not after stop).
+func (bg *bgRead) start() {
+	bg.mu.Lock()
+	defer bg.mu.Unlock()
+	if bg.running || bg.stopped {
+		return
+	}
+	bg.running = true
+	bg.done = make(chan struct{})
+	c := bg.c
+	c.nc.SetReadDeadline(time.Time{})
+	go func() {
+		defer close(bg.done)
+		n, err := c.nc.Read(bg.b[:])
+		bg.n = n
+		if n == 0 && err != nil {
+			var ne net.Error
+			if !(errors.As(err, &ne) && ne.Timeout()) {
+				bg.cancel() // the client closed or reset the connection
+			}
+		}
+	}()
+}
+
+// stop ends the watch and keeps the byte it read, if any.
+func (bg *bgRead) stop() {
+	bg.mu.Lock()
+	bg.stopped = true
+	running := bg.running
+	bg.mu.Unlock()
+	if !running {
+		return
+	}
+	c := bg.c
+	c.nc.SetReadDeadline(aLongTimeAgo)
+	<-bg.done
+	c.rdl = aLongTimeAgo
+	if bg.n == 1 {
+		if c.rend == len(c.rbuf) {
+			c.rbuf = append(c.rbuf, 0)
+			c.rbuf = c.rbuf[:cap(c.rbuf)]
+		}
+		c.rbuf[c.rend] = bg.b[0]
+		c.rend++
+	}
+}
+
+var _ = syscall.EINTR
