@@ -528,4 +528,3 @@ func TestPHP(t *testing.T) {
 		t.Errorf("php redirect: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }
-

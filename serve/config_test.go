@@ -2,11 +2,11 @@ package serve
 
 import (
 	"errors"
-	"regexp"
 	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 )
