@@ -61,6 +61,12 @@ type Request struct {
 
 	// Client is "ip:port", given to the error log as the "client" attr.
 	Client string
+
+	// Extra holds more variables for the script: the variables an SSI page set for the scripts it includes, as
+	// Apache passes them. A name that is not a valid variable name (letters,
+	// digits and '_', not starting with a digit) or that the variables
+	// above already use is left out.
+	Extra []Field
 }
 
 // safePath is the only value of the server's world that reaches a script:
@@ -165,7 +171,27 @@ func Env(r *Request, o *Options) []string {
 	if r.ContentLength >= 0 && (r.Body != nil || r.ContentLength > 0 || hasLength) {
 		add("CONTENT_LENGTH", strconv.FormatInt(r.ContentLength, 10))
 	}
+	for _, f := range r.Extra {
+		if validVarName(f.Name) && !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, f.Name+"=") }) {
+			add(f.Name, f.Value)
+		}
+	}
 	return env
+}
+
+// validVarName reports whether s can name an environment variable that a
+// shell script can read: letters, digits and '_', not starting with a digit.
+func validVarName(s string) bool {
+	if s == "" || ('0' <= s[0] && s[0] <= '9') {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // envName turns a header field name into its HTTP_* variable name. It

@@ -201,3 +201,24 @@ func BenchmarkEnv(b *testing.B) {
 		Env(r, &o)
 	}
 }
+
+func TestEnvExtra(t *testing.T) {
+	r := &Request{Method: "GET", ContentLength: -1, Header: []Field{{"X-A", "header"}},
+		Extra: []Field{{"SSI_VAR", "one"}, {"HTTP_X_A", "shadow"}, {"PATH", "/evil"}, {"bad-name", "x"}, {"9x", "y"}}}
+	env := Env(r, nil)
+	got := map[string][]string{}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		got[k] = append(got[k], v)
+	}
+	for k, want := range map[string]string{"SSI_VAR": "one", "HTTP_X_A": "header", "PATH": safePath} {
+		if len(got[k]) != 1 || got[k][0] != want {
+			t.Errorf("%s = %q, want one %q", k, got[k], want)
+		}
+	}
+	for _, k := range []string{"bad-name", "9x"} {
+		if _, ok := got[k]; ok {
+			t.Errorf("%s was passed", k)
+		}
+	}
+}

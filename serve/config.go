@@ -23,6 +23,7 @@ import (
 	"github.com/pwebs/pwebs/cgi"
 	"github.com/pwebs/pwebs/conf"
 	"github.com/pwebs/pwebs/logging"
+	"github.com/pwebs/pwebs/ssi"
 )
 
 // Config is pwebs.conf: every setting of the server, with the default of each
@@ -106,6 +107,9 @@ type Config struct {
 	// and the limits of script runs.
 	CGI cgi.Options `toml:"cgi"`
 
+	// SSI is the [ssi] section: Server Side Includes.
+	SSI ssi.Options `toml:"ssi"`
+
 	// Warnings lists problems that do not stop the server (an interpreter
 	// that is not installed), as "FILE:LINE: message".
 	Warnings []string `toml:"-"`
@@ -161,6 +165,7 @@ func DefaultConfig() *Config {
 		Cache:             cache.DefaultOptions(),
 		Log:               logging.DefaultOptions(),
 		CGI:               cgi.DefaultOptions(),
+		SSI:               ssi.DefaultOptions(),
 	}
 }
 
@@ -685,6 +690,7 @@ func (c *Config) validate(p *problems) {
 		}
 		p.addSection("cgi", []error{err})
 	}
+	p.addSection("ssi", c.SSI.Validate())
 	names := map[string]int{}
 	for i, v := range c.VHost {
 		key := "vhost." + strconv.Itoa(i)

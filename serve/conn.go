@@ -63,6 +63,8 @@ type work struct {
 	rec         logging.Record
 	bodyReader  body
 	cgiw        cgiWriter
+	ssiw        ssiWriter
+	ssiBuf      []byte // an SSI page's output, kept between requests
 	bg          bgRead
 	cgiStatus   int // the status line of an nph- script's response
 	bufs        [2][]byte
@@ -236,6 +238,10 @@ func (s *Server) putWork(w *work) {
 	w.limitReader = io.LimitedReader{}
 	w.bodyReader = body{}
 	w.cgiw = cgiWriter{}
+	w.ssiw = ssiWriter{}
+	if cap(w.ssiBuf) > 64<<10 {
+		w.ssiBuf = nil
+	}
 	w.cgiStatus = 0
 	w.rec = logging.Record{}
 	w.respHead = w.respHead[:0]

@@ -186,7 +186,7 @@ func (c *conn) serveFile(s *site, p []byte) {
 	f, fi, err := s.open(p)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-			c.servePathInfo(s, p, err)
+			c.servePathInfo(s, p, err, tok)
 			return
 		}
 		c.fileError(s, p, err)
@@ -210,6 +210,14 @@ func (c *conn) serveFile(s *site, p []byte) {
 			sc.pathInfo = slash // "/app.cgi/" runs the script with PATH_INFO "/"
 		}
 		c.runScript(s, sc, 0)
+		return
+	}
+	if c.st.isSSI(fi.Name(), fi) {
+		var info []byte
+		if p[len(p)-1] == '/' {
+			info = slash
+		}
+		c.serveSSI(s, trimSlash(p), trimSlash(p), s.absPath(trimSlash(p)), f, fi, info, tok, nil)
 		return
 	}
 	if p[len(p)-1] == '/' {

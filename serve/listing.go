@@ -124,6 +124,10 @@ func (c *conn) serveDir(s *site, p []byte, dir *os.File, tok cache.Token) {
 			c.runScript(s, sc, 0)
 			return
 		}
+		if c.st.isSSI(name, fi) {
+			c.serveSSI(s, p, ip, filepath.Join(s.dir, filepath.FromSlash(joinRel(rel, name))), f, fi, nil, tok, absent)
+			return
+		}
 		if !c.staticMethod() {
 			return
 		}

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pwebs/pwebs/cache"
 	"github.com/pwebs/pwebs/cgi"
 )
 
@@ -107,11 +108,21 @@ func (c *conn) scriptAt(s *site, p, info []byte) (*script, bool) {
 // servePathInfo answers a path that names no file: the first file along
 // it may be a script that takes the rest as PATH_INFO. Anything else is
 // the original error (404).
-func (c *conn) servePathInfo(s *site, p []byte, openErr error) {
-	if file, info, _, ok := splitPathInfo(s.root, p); ok {
+func (c *conn) servePathInfo(s *site, p []byte, openErr error, tok cache.Token) {
+	if file, info, fi, ok := splitPathInfo(s.root, p); ok {
 		if sc, ok := c.scriptAt(s, file, info); ok {
 			c.runScript(s, sc, 0)
 			return
+		}
+		if c.st.isSSI(fi.Name(), fi) {
+			// An SSI page takes path info too (DOCUMENT_PATH_INFO); its
+			// output is not cached under this path.
+			f, ffi, err := s.open(file)
+			if err == nil {
+				defer f.Close()
+				c.serveSSI(s, file, file, s.absPath(file), f, ffi, info, tok, nil)
+				return
+			}
 		}
 	}
 	c.fileError(s, p, openErr)
@@ -126,49 +137,7 @@ func (c *conn) runScript(s *site, sc *script, depth int) {
 		c.answerOptions("GET, HEAD, POST, OPTIONS")
 		return
 	}
-	remoteIP, remotePort, _ := net.SplitHostPort(c.remote)
-	localIP, localPort, _ := net.SplitHostPort(c.local)
-	serverName, serverPort := s.name, localPort
-	host := r.host
-	if r.absHost != nil {
-		host = r.absHost
-	}
-	if len(host) > 0 {
-		hn, hp := splitHost(host)
-		serverName = hn
-		if hp != "" {
-			serverPort = hp
-		}
-	}
-	req := &cgi.Request{
-		Method:         string(r.Method),
-		RequestURI:     string(r.Target),
-		Proto:          r.protoString(),
-		Scheme:         "http",
-		ScriptFilename: sc.file,
-		ScriptName:     string(sc.name),
-		PathInfo:       string(sc.pathInfo),
-		QueryString:    string(r.rawQuery),
-		DocumentRoot:   sc.docRoot,
-		RemoteAddr:     remoteIP,
-		RemotePort:     remotePort,
-		ServerName:     serverName,
-		ServerPort:     serverPort,
-		ServerAddr:     localIP,
-		ServerAdmin:    s.serverAdmin,
-		ServerSoftware: "pwebs/" + Version,
-		MaxBodyBytes:   s.maxBodyBytes,
-		Client:         c.remote,
-	}
-	if sc.prefix != "" {
-		req.ContextPrefix, req.ContextDocumentRoot = sc.prefix, sc.prefixDir
-	} else {
-		req.ContextDocumentRoot = sc.docRoot
-	}
-	req.Header = make([]cgi.Field, 0, len(r.headers))
-	for _, f := range r.headers {
-		req.Header = append(req.Header, cgi.Field{Name: string(f.name), Value: string(f.value)})
-	}
+	req := c.cgiRequest(s, sc)
 	body := &c.bodyReader
 	hasBody := depth == 0 && !body.done
 	if hasBody {
@@ -245,6 +214,55 @@ func (c *conn) runScript(s *site, sc *script, depth int) {
 		c.srv.log.Info(fmt.Sprintf("script %s: %v", sc.file, err), "client", c.remote)
 	}
 	c.writeError(status)
+}
+
+// cgiRequest fills a script run's request from the current request.
+func (c *conn) cgiRequest(s *site, sc *script) *cgi.Request {
+	r := &c.req
+	remoteIP, remotePort, _ := net.SplitHostPort(c.remote)
+	localIP, localPort, _ := net.SplitHostPort(c.local)
+	serverName, serverPort := s.name, localPort
+	host := r.host
+	if r.absHost != nil {
+		host = r.absHost
+	}
+	if len(host) > 0 {
+		hn, hp := splitHost(host)
+		serverName = hn
+		if hp != "" {
+			serverPort = hp
+		}
+	}
+	req := &cgi.Request{
+		Method:         string(r.Method),
+		RequestURI:     string(r.Target),
+		Proto:          r.protoString(),
+		Scheme:         "http",
+		ScriptFilename: sc.file,
+		ScriptName:     string(sc.name),
+		PathInfo:       string(sc.pathInfo),
+		QueryString:    string(r.rawQuery),
+		DocumentRoot:   sc.docRoot,
+		RemoteAddr:     remoteIP,
+		RemotePort:     remotePort,
+		ServerName:     serverName,
+		ServerPort:     serverPort,
+		ServerAddr:     localIP,
+		ServerAdmin:    s.serverAdmin,
+		ServerSoftware: "pwebs/" + Version,
+		MaxBodyBytes:   s.maxBodyBytes,
+		Client:         c.remote,
+	}
+	if sc.prefix != "" {
+		req.ContextPrefix, req.ContextDocumentRoot = sc.prefix, sc.prefixDir
+	} else {
+		req.ContextDocumentRoot = sc.docRoot
+	}
+	req.Header = make([]cgi.Field, 0, len(r.headers))
+	for _, f := range r.headers {
+		req.Header = append(req.Header, cgi.Field{Name: string(f.name), Value: string(f.value)})
+	}
+	return req
 }
 
 // internalRedirect serves a script's local Location as a GET of that path.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"github.com/pwebs/pwebs/cache"
 	"github.com/pwebs/pwebs/cgi"
 	"log/slog"
@@ -28,6 +30,8 @@ type state struct {
 	// cgi runs scripts; aliases are the [cgi] dirs, longest prefix first.
 	cgi     *cgi.Handler
 	aliases []*alias
+	// pages holds SSI parse trees by file.
+	pages *lru.Cache[string, *parsedPage]
 
 	closeOnce sync.Once
 }
@@ -69,7 +73,11 @@ func newState(cfg *Config, log *slog.Logger, stats *Stats, cgiHandler *cgi.Handl
 	if len(cfg.VHost) > 254 {
 		return nil, fmt.Errorf("at most 254 virtual hosts are supported, not %d", len(cfg.VHost))
 	}
-	st := &state{cfg: cfg, log: log, types: cfg.types, byHost: make(map[string]*site), cgi: cgiHandler}
+	pages, err := lru.New[string, *parsedPage](maxSSIPages)
+	if err != nil {
+		return nil, err
+	}
+	st := &state{cfg: cfg, log: log, types: cfg.types, byHost: make(map[string]*site), cgi: cgiHandler, pages: pages}
 	if st.types == nil {
 		if err := cfg.finish(nil); err != nil {
 			return nil, err

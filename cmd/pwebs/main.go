@@ -56,7 +56,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.root, "root", "", "serve `dir` as the document root, overriding the config")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: pwebs [-c FILE] [-t] [-listen ADDR] [-root DIR] [-version]\n")
+		fmt.Fprintf(stderr, "usage: pwebs [-c FILE] [-t] [-listen ADDR] [-root DIR] [-version]\n"+
+			"       pwebs ssi [-c FILE] PATH [QUERY]   render an SSI page to stdout\n"+
+			"       pwebs check [-c FILE]              check every SSI page\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -107,6 +109,14 @@ func load(o *options) (*serve.Config, error) {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "ssi":
+			return runSSI(args[1:], stdout, stderr)
+		case "check":
+			return runCheck(args[1:], stdout, stderr)
+		}
+	}
 	o, err := parseFlags(args, stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -248,4 +258,70 @@ func reload(o *options, old *serve.Config, srv *serve.Server, logs *logSwitch) (
 		time.AfterFunc(2*time.Second, func() { prev.Close() })
 	}
 	return cfg, nil
+}
+
+// runSSI is "pwebs ssi [-c FILE] PATH [QUERY]": it renders a page as the
+// server would, to stdout, and prints each error to stderr as
+// FILE:LINE: message; it exits 1 if there was any.
+func runSSI(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("pwebs ssi", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	config := fs.String("c", "", "config `file` (default: pwebs.conf in the current folder, if present)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: pwebs ssi [-c FILE] PATH [QUERY]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() < 1 || fs.NArg() > 2 {
+		fs.Usage()
+		return 2
+	}
+	cfg, err := load(&options{config: *config})
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	n, err := serve.RenderSSI(cfg, fs.Arg(0), fs.Arg(1), stdout, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "pwebs ssi:", err)
+		return 1
+	}
+	if n > 0 {
+		return 1
+	}
+	return 0
+}
+
+// runCheck is "pwebs check [-c FILE]": it checks every SSI page of every
+// document root and prints each problem as FILE:LINE: message; it exits 1
+// if there was any.
+func runCheck(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("pwebs check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	config := fs.String("c", "", "config `file` (default: pwebs.conf in the current folder, if present)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "usage: pwebs check [-c FILE]")
+		return 2
+	}
+	cfg, err := load(&options{config: *config})
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	n, err := serve.CheckSSI(cfg, stdout)
+	if err != nil {
+		fmt.Fprintln(stderr, "pwebs check:", err)
+		return 1
+	}
+	if n > 0 {
+		fmt.Fprintf(stderr, "%d problem(s)\n", n)
+		return 1
+	}
+	fmt.Fprintln(stdout, "no problems found")
+	return 0
 }

@@ -1,0 +1,670 @@
+package serve
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/pwebs/pwebs/cache"
+	"github.com/pwebs/pwebs/cgi"
+	"github.com/pwebs/pwebs/ssi"
+)
+
+// Bounds of SSI processing in serve (the ssi package bounds the rest).
+const (
+	// maxSSIPage bounds the source of one SSI page read into memory.
+	maxSSIPage = 16 << 20
+	// maxSSIPages bounds the parse trees kept.
+	maxSSIPages = 1024
+	// maxSubRedirects bounds the local redirects a script included by a
+	// page may make.
+	maxSubRedirects = 5
+)
+
+// errNotIncludable is returned for an include target that cannot give
+// output (a folder with no index file).
+var errNotIncludable = errors.New("serve: the include target is a folder without an index file")
+
+// parsedPage is a cached parse tree with the identity of the file it came
+// from.
+type parsedPage struct {
+	page    *ssi.Page
+	ino     uint64
+	size    int64
+	modTime time.Time
+}
+
+// isSSI reports whether a file is an SSI page: by its extension, or, with
+// xbithack, an .html file whose owner-execute bit is set.
+func (st *state) isSSI(name string, fi fs.FileInfo) bool {
+	ext := strings.ToLower(filepath.Ext(name))
+	if ext == "" {
+		return false
+	}
+	for _, e := range st.cfg.SSI.Extensions {
+		if strings.EqualFold(e, ext) {
+			return true
+		}
+	}
+	return st.cfg.SSI.XBitHack && (ext == ".html" || ext == ".htm") && fi.Mode()&0o100 != 0
+}
+
+// page returns the parse tree of the SSI page open as f, from the cache
+// when the file has not changed.
+func (st *state) page(name string, f *os.File, fi fs.FileInfo) (*ssi.Page, error) {
+	ino := inodeOf(fi)
+	if pp, ok := st.pages.Get(name); ok && pp.ino == ino && pp.size == fi.Size() && pp.modTime.Equal(fi.ModTime()) {
+		return pp.page, nil
+	}
+	if fi.Size() > maxSSIPage {
+		return nil, fmt.Errorf("%s: SSI page larger than %d bytes", name, maxSSIPage)
+	}
+	src := make([]byte, fi.Size())
+	if _, err := io.ReadFull(f, src); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	p := ssi.Parse(name, src)
+	st.pages.Add(name, &parsedPage{page: p, ino: ino, size: fi.Size(), modTime: fi.ModTime()})
+	return p, nil
+}
+
+func inodeOf(fi fs.FileInfo) uint64 {
+	if s, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return s.Ino
+	}
+	return 0
+}
+
+// changeTime is the later of a file's modification and status-change
+// times: a file moved in, or replaced by an older copy, still counts as
+// changed.
+func changeTime(fi fs.FileInfo) time.Time {
+	t := fi.ModTime()
+	if s, ok := fi.Sys().(*syscall.Stat_t); ok {
+		if ct := time.Unix(s.Ctim.Sec, s.Ctim.Nsec); ct.After(t) {
+			t = ct
+		}
+	}
+	return t
+}
+
+// ssiWriter takes an SSI page's output for the response: in memory while
+// the page may still be cached (it is then answered with a length and
+// validators), and streamed with chunked coding from the moment the page
+// does something slow, such as including a script, so that what is above
+// is not held back.
+type ssiWriter struct {
+	c         *conn
+	typ       string
+	buf       []byte
+	streaming bool
+	chunked   bool
+}
+
+func (w *ssiWriter) Write(p []byte) (int, error) {
+	if !w.streaming {
+		w.buf = append(w.buf, p...)
+		return len(p), nil
+	}
+	c := w.c
+	if c.broken {
+		return 0, errClientGone
+	}
+	if c.resp.noBody || len(p) == 0 {
+		return len(p), nil
+	}
+	if w.chunked {
+		c.wbuf = strconv.AppendInt(c.wbuf, int64(len(p)), 16)
+		c.wbuf = append(c.wbuf, "\r\n"...)
+		c.wbuf = append(c.wbuf, p...)
+		c.wbuf = append(c.wbuf, "\r\n"...)
+	} else {
+		c.wbuf = append(c.wbuf, p...)
+	}
+	c.resp.bodyBytes += int64(len(p))
+	if len(c.wbuf) >= writeBufSize && !c.flush() {
+		return 0, errClientGone
+	}
+	return len(p), nil
+}
+
+// stream sends the head and what the page wrote so far, and streams from
+// then on.
+func (w *ssiWriter) stream() error {
+	if w.streaming {
+		return w.flush()
+	}
+	c := w.c
+	w.streaming = true
+	c.appendStatus(200, time.Now())
+	c.appendHeader("Content-Type", w.typ)
+	if !c.resp.noBody {
+		if c.req.Minor == 1 {
+			c.wbuf = append(c.wbuf, "Transfer-Encoding: chunked\r\n"...)
+			w.chunked = true
+		} else {
+			c.closeAfter = true
+		}
+	}
+	c.appendEndHead()
+	buf := w.buf
+	w.buf = nil
+	if _, err := w.Write(buf); err != nil {
+		return err
+	}
+	return w.flush()
+}
+
+func (w *ssiWriter) flush() error {
+	if !w.c.flush() {
+		return errClientGone
+	}
+	return nil
+}
+
+// finish ends a streamed response: the last chunk when all went well,
+// otherwise a cut connection, so the client sees it is incomplete.
+func (w *ssiWriter) finish(err error) {
+	c := w.c
+	if err != nil {
+		c.closeAfter = true
+		return
+	}
+	if w.chunked && !c.broken && !c.resp.noBody {
+		c.wbuf = append(c.wbuf, "0\r\n\r\n"...)
+	}
+}
+
+// serveSSI answers an SSI page: from the cache when its output depends
+// only on files, rendered otherwise. p is the page's URL path (its
+// DOCUMENT_URI); key is the path its output is cached under (a folder's
+// own path for its index page, whose absent lists the index names tried
+// before it).
+func (c *conn) serveSSI(s *site, key, p []byte, file string, f *os.File, fi fs.FileInfo, pathInfo []byte, tok cache.Token, absent []string) {
+	switch c.req.method {
+	case mGET, mHEAD:
+	case mOPTIONS:
+		c.answerOptions("GET, HEAD, OPTIONS")
+		return
+	default:
+		c.writeErrorWith(405, "Allow", "GET, HEAD, OPTIONS")
+		return
+	}
+	page, err := c.st.page(file, f, fi)
+	if err != nil {
+		c.srv.log.Error(err.Error(), "client", c.remote)
+		c.writeError(500)
+		return
+	}
+	typ := c.contentType(s, fi.Name())
+	w := &c.ssiw
+	*w = ssiWriter{c: c, typ: typ, buf: c.ssiBuf[:0]}
+	run := &ssiRun{
+		st: c.st, s: s, c: c, top: w,
+		state:    ssi.NewState(time.Now(), nil),
+		pageFile: file, pageURI: string(p), pathInfo: string(pathInfo), query: string(c.req.rawQuery),
+		ctx: c.srv.baseCtx,
+	}
+	run.addDep(file, fi)
+	for _, a := range absent {
+		run.addDep(a, nil)
+	}
+	report, err := page.Execute(w, string(p), run, &c.st.cfg.SSI, run.state)
+	if w.streaming {
+		w.finish(err)
+		if err != nil && !errors.Is(err, errClientGone) {
+			c.srv.log.Error(fmt.Sprintf("%s: %v", file, err), "client", c.remote)
+		}
+		return
+	}
+	body := w.buf
+	c.ssiBuf = body[:0]
+	if err != nil {
+		c.srv.log.Error(fmt.Sprintf("%s: %v", file, err), "client", c.remote)
+		c.writeError(500)
+		return
+	}
+	if ch := c.st.cache; ch != nil && report.Cacheable && !run.uncacheable && int64(len(body)) <= int64(c.st.cfg.Cache.MaxFileSize) {
+		h := fnv.New64a()
+		h.Write(body)
+		etag := "\"s" + strconv.FormatUint(h.Sum64(), 16) + "\""
+		e := c.st.newEntry(typ, bytes.Clone(body), run.lastMod, etag, "", run.deps)
+		c.cacheKey(s, key, "")
+		ch.Add(c.ownedKey(), e, tok)
+		c.serveEntry(e)
+		return
+	}
+	ct := content{typ: typ, size: int64(len(body)), body: body}
+	c.serveContent(&ct)
+}
+
+// ssiRun is one rendering of an SSI page: the ssi.Host the evaluator
+// talks to. It serves requests (c set) and the pwebs ssi command (c nil).
+type ssiRun struct {
+	st    *state
+	s     *site
+	c     *conn      // the request; nil outside one
+	top   *ssiWriter // the response writer; nil outside a request
+	state *ssi.State
+	ctx   context.Context
+
+	pageFile, pageURI, pathInfo, query string
+
+	vars   []ssi.Var
+	varIdx map[string]string
+
+	deps        []cache.Dep
+	seen        map[string]bool
+	lastMod     time.Time
+	uncacheable bool // something the evaluator cannot see made the output depend on more than files
+
+	// errorf reports a problem at a page's line; onto the error log by
+	// default.
+	errorf func(name string, line int, msg string)
+	// cgiBase is the script request of the CLI (c nil).
+	cgiBase *cgi.Request
+}
+
+var _ ssi.Host = (*ssiRun)(nil)
+
+// addDep records a file the output depends on, as seen now; fi nil records
+// a file that does not exist.
+func (r *ssiRun) addDep(path string, fi fs.FileInfo) {
+	if r.seen == nil {
+		r.seen = make(map[string]bool)
+	}
+	if r.seen[path] {
+		return
+	}
+	r.seen[path] = true
+	r.deps = append(r.deps, cache.DepOf(path, fi))
+	if fi != nil {
+		if t := changeTime(fi); t.After(r.lastMod) {
+			r.lastMod = t
+		}
+	}
+}
+
+// baseRequest is the script request of the page itself.
+func (r *ssiRun) baseRequest() *cgi.Request {
+	if r.cgiBase != nil {
+		cp := *r.cgiBase
+		return &cp
+	}
+	sc := &script{file: r.pageFile, name: []byte(r.pageURI), pathInfo: []byte(r.pathInfo), docRoot: r.s.dir, prefixDir: r.s.dir}
+	return r.c.cgiRequest(r.s, sc)
+}
+
+// loadVars builds the request's variables once.
+func (r *ssiRun) loadVars() {
+	if r.varIdx != nil {
+		return
+	}
+	r.varIdx = make(map[string]string)
+	add := func(k, v string) {
+		if _, dup := r.varIdx[k]; dup {
+			return
+		}
+		r.varIdx[k] = v
+		r.vars = append(r.vars, ssi.Var{Name: k, Value: v})
+	}
+	base := r.baseRequest()
+	for _, kv := range cgi.Env(base, &r.st.cfg.CGI) {
+		k, v, _ := strings.Cut(kv, "=")
+		add(k, v)
+	}
+	add("DOCUMENT_NAME", filepath.Base(r.pageFile))
+	add("DOCUMENT_URI", r.pageURI)
+	add("DOCUMENT_ARGS", r.query)
+	if r.pathInfo != "" {
+		add("DOCUMENT_PATH_INFO", r.pathInfo)
+	}
+	add("QUERY_STRING_UNESCAPED", ssi.QueryStringUnescaped(r.query))
+	add("USER_NAME", ownerName(r.pageFile))
+}
+
+// ownerName is the name of a file's owner, or its uid.
+func ownerName(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return ""
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return ""
+	}
+	uid := strconv.FormatUint(uint64(st.Uid), 10)
+	if u, err := user.LookupId(uid); err == nil {
+		return u.Username
+	}
+	return uid
+}
+
+// Var returns a request variable.
+func (r *ssiRun) Var(name string) (string, bool) {
+	r.loadVars()
+	v, ok := r.varIdx[name]
+	return v, ok
+}
+
+// Vars returns every request variable.
+func (r *ssiRun) Vars() []ssi.Var {
+	r.loadVars()
+	return r.vars
+}
+
+// Error records a problem of a page at a line.
+func (r *ssiRun) Error(name string, line int, msg string) {
+	if r.errorf != nil {
+		r.errorf(name, line, msg)
+		return
+	}
+	client := ""
+	if r.c != nil {
+		client = r.c.remote
+	}
+	r.st.log.Error(fmt.Sprintf("%s:%d: %s", name, line, msg), "client", client)
+}
+
+// goStreaming switches the response to streaming before something slow.
+func (r *ssiRun) goStreaming() error {
+	r.uncacheable = true
+	if r.top != nil {
+		return r.top.stream()
+	}
+	return nil
+}
+
+// IncludeFile writes the file at URL path p.
+func (r *ssiRun) IncludeFile(w io.Writer, p string) error { return r.include(w, p, 0) }
+
+// IncludeVirtual writes what an internal GET of uri answers.
+func (r *ssiRun) IncludeVirtual(w io.Writer, uri string) error { return r.include(w, uri, 0) }
+
+// subTarget is what an include or stat names.
+type subTarget struct {
+	p        []byte // the clean URL path
+	file     string // absolute file path
+	f        *os.File
+	fi       fs.FileInfo
+	sc       *script // set for a script
+	pathInfo []byte
+}
+
+// resolveSub resolves a URI of an include, fsize or flastmod the way a
+// request for it would be: cleaned, dotfiles refused, through a [cgi]
+// alias or the site's root, index files for a folder. Missing files are
+// recorded as dependencies. The caller closes t.f.
+func (r *ssiRun) resolveSub(uri string) (*subTarget, string, error) {
+	path, query, _ := strings.Cut(uri, "?")
+	clean, st := cleanPath(make([]byte, 0, len(path)+1), []byte(path))
+	if st != 0 {
+		return nil, "", fmt.Errorf("%s: bad path (status %d)", uri, st)
+	}
+	if hiddenPath(clean) {
+		return nil, "", fmt.Errorf("%s: %w", uri, fs.ErrPermission)
+	}
+	if a := r.st.aliasFor(clean); a != nil {
+		sub := clean[len(a.prefix)-1:]
+		file, info := sub, []byte(nil)
+		if _, err := a.root.Stat(relPath(sub)); err != nil {
+			var ok bool
+			if file, info, _, ok = splitPathInfo(a.root, sub); !ok {
+				return nil, "", fmt.Errorf("%s: %w", uri, err)
+			}
+		}
+		name := append([]byte(a.prefix[:len(a.prefix)-1]), file...)
+		return &subTarget{p: clean, sc: &script{file: filepath.Join(a.dir, filepath.FromSlash(relPath(file))), name: name,
+			pathInfo: info, docRoot: r.s.dir, prefix: a.prefix, prefixDir: a.dir, inDir: true}}, query, nil
+	}
+	s := r.s
+	f, fi, err := s.open(clean)
+	if err != nil {
+		if file, info, ffi, ok := splitPathInfo(s.root, clean); ok {
+			abs := s.absPath(file)
+			if r.st.cgi != nil && r.st.cgi.IsScript(abs, false) {
+				return &subTarget{p: file, sc: &script{file: abs, name: file, pathInfo: info, docRoot: s.dir, prefixDir: s.dir}}, query, nil
+			}
+			if r.st.isSSI(abs, ffi) {
+				f, err := s.root.Open(relPath(file))
+				if err == nil {
+					return &subTarget{p: file, file: abs, f: f, fi: ffi, pathInfo: info}, query, nil
+				}
+			}
+		}
+		r.addDep(s.absPath(clean), nil)
+		return nil, "", fmt.Errorf("%s: %w", uri, err)
+	}
+	if fi.IsDir() {
+		f.Close()
+		rel := relPath(clean)
+		for _, name := range s.index {
+			ip := append(append([]byte(nil), trimSlash(clean)...), '/')
+			ip = append(ip, name...)
+			ff, ffi, err := s.open(ip)
+			if err != nil {
+				r.addDep(filepath.Join(s.dir, filepath.FromSlash(joinRel(rel, name))), nil)
+				continue
+			}
+			if !ffi.Mode().IsRegular() {
+				ff.Close()
+				continue
+			}
+			clean, f, fi = ip, ff, ffi
+			break
+		}
+		if fi.IsDir() {
+			return nil, "", fmt.Errorf("%s: %w", uri, errNotIncludable)
+		}
+	}
+	abs := s.absPath(clean)
+	if r.st.cgi != nil && r.st.cgi.IsScript(abs, false) {
+		f.Close()
+		return &subTarget{p: clean, sc: &script{file: abs, name: clean, docRoot: s.dir, prefixDir: s.dir}}, query, nil
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, "", fmt.Errorf("%s: %w", uri, fs.ErrPermission)
+	}
+	return &subTarget{p: clean, file: abs, f: f, fi: fi}, query, nil
+}
+
+// include writes what the URI names: a nested SSI page (with the same
+// State, so recursion is seen), a script's output, or a static file.
+func (r *ssiRun) include(w io.Writer, uri string, redirects int) error {
+	t, query, err := r.resolveSub(uri)
+	if err != nil {
+		return err
+	}
+	if t.sc != nil {
+		return r.runSub(w, t.sc, query, redirects)
+	}
+	defer t.f.Close()
+	if r.st.isSSI(t.file, t.fi) {
+		page, err := r.st.page(t.file, t.f, t.fi)
+		if err != nil {
+			return err
+		}
+		r.addDep(t.file, t.fi)
+		_, err = page.Execute(w, string(t.p), r, &r.st.cfg.SSI, r.state)
+		return err
+	}
+	r.addDep(t.file, t.fi)
+	r.state.Depend(t.file)
+	_, err = io.Copy(w, t.f)
+	return err
+}
+
+// Stat returns the size and modification time of what kind/p names.
+func (r *ssiRun) Stat(kind, p string) (int64, time.Time, error) {
+	t, _, err := r.resolveSub(p)
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	if t.sc != nil {
+		fi, err := os.Stat(t.sc.file)
+		if err != nil {
+			return 0, time.Time{}, err
+		}
+		r.addDep(t.sc.file, fi)
+		return fi.Size(), fi.ModTime(), nil
+	}
+	t.f.Close()
+	r.addDep(t.file, t.fi)
+	return t.fi.Size(), t.fi.ModTime(), nil
+}
+
+// runSub runs a script for an include and writes its body.
+func (r *ssiRun) runSub(w io.Writer, sc *script, query string, redirects int) error {
+	h := r.st.cgi
+	if h == nil {
+		return errors.New("CGI is not configured")
+	}
+	if err := r.goStreaming(); err != nil {
+		return err
+	}
+	req := r.baseRequest()
+	req.Method = "GET"
+	req.ScriptFilename = sc.file
+	req.ScriptName = string(sc.name)
+	req.PathInfo = string(sc.pathInfo)
+	req.QueryString = query
+	req.RequestURI = string(sc.name) + string(sc.pathInfo)
+	if query != "" {
+		req.RequestURI += "?" + query
+	}
+	req.ContextPrefix, req.ContextDocumentRoot = sc.prefix, sc.prefixDir
+	req.Body, req.ContentLength = nil, 0
+	for _, v := range r.state.Vars() {
+		req.Extra = append(req.Extra, cgi.Field{Name: v.Name, Value: v.Value})
+	}
+	sw := &subWriter{w: w, run: r}
+	res, err := h.Serve(r.ctx, sw, req)
+	if err != nil {
+		return fmt.Errorf("%s: %w", sc.file, err)
+	}
+	if res.LocalRedirect != "" {
+		if redirects >= maxSubRedirects {
+			return fmt.Errorf("%s: too many redirects", sc.file)
+		}
+		return r.include(w, res.LocalRedirect, redirects+1)
+	}
+	if sw.status >= 400 {
+		return fmt.Errorf("%s answered %d", sc.file, sw.status)
+	}
+	return nil
+}
+
+// subWriter takes the body of a script an SSI page includes; its header
+// is not sent.
+type subWriter struct {
+	w      io.Writer
+	run    *ssiRun
+	status int
+}
+
+func (sw *subWriter) WriteHeader(status int, _ []cgi.Field) error {
+	sw.status = status
+	return nil
+}
+
+func (sw *subWriter) Write(p []byte) (int, error) {
+	if sw.status >= 300 {
+		return len(p), nil // an error or redirect page is not included
+	}
+	return sw.w.Write(p)
+}
+
+func (sw *subWriter) Flush() error {
+	if sw.run.top != nil && sw.run.top.streaming {
+		return sw.run.top.flush()
+	}
+	return nil
+}
+
+func (sw *subWriter) Raw() (io.Writer, error) {
+	return nil, errors.New("an nph- script cannot be included")
+}
+
+// ExecCmd runs cmd with /bin/sh -c in the page's folder and writes its
+// standard output; its standard error goes to the error log. It is stopped,
+// with its whole process group, after the CGI timeout.
+func (r *ssiRun) ExecCmd(w io.Writer, cmd string, env []ssi.Var) error {
+	if err := r.goStreaming(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(r.ctx, r.st.cfg.CGI.Timeout.Duration)
+	defer cancel()
+	x := exec.CommandContext(ctx, "/bin/sh", "-c", cmd)
+	x.Dir = filepath.Dir(r.pageFile)
+	x.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin"}
+	for _, v := range env {
+		if v.Name != "PATH" {
+			x.Env = append(x.Env, v.Name+"="+v.Value)
+		}
+	}
+	x.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	x.Cancel = func() error { return syscall.Kill(-x.Process.Pid, syscall.SIGKILL) }
+	x.WaitDelay = time.Second
+	var stderr bytes.Buffer
+	x.Stdout = &flushingWriter{w: w, run: r}
+	x.Stderr = &limitedBuffer{b: &stderr, max: 4096}
+	err := x.Run()
+	if stderr.Len() > 0 {
+		r.Error(r.pageFile, 0, "exec cmd stderr: "+strings.TrimSpace(stderr.String()))
+	}
+	return err
+}
+
+// ExecCGI runs the script at uri and writes its output.
+func (r *ssiRun) ExecCGI(w io.Writer, uri string) error {
+	t, query, err := r.resolveSub(uri)
+	if err != nil {
+		return err
+	}
+	if t.sc == nil {
+		t.f.Close()
+		return fmt.Errorf("%s is not a CGI script", uri)
+	}
+	return r.runSub(w, t.sc, query, 0)
+}
+
+// flushingWriter writes a command's output and flushes the response after
+// each write, so it streams.
+type flushingWriter struct {
+	w   io.Writer
+	run *ssiRun
+}
+
+func (f *flushingWriter) Write(p []byte) (int, error) {
+	n, err := f.w.Write(p)
+	if err == nil && f.run.top != nil && f.run.top.streaming {
+		err = f.run.top.flush()
+	}
+	return n, err
+}
+
+// limitedBuffer keeps the first max bytes written to it.
+type limitedBuffer struct {
+	b   *bytes.Buffer
+	max int
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	if room := l.max - l.b.Len(); room > 0 {
+		l.b.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}

@@ -1,0 +1,187 @@
+package serve
+
+import (
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+var ssiFiles = map[string]string{
+	"htdocs/page.shtml": `<h1><!--#echo var="DOCUMENT_URI" --></h1>
+<!--#include virtual="/parts/header.html" -->
+<!--#include file="parts/footer.html" -->
+size=<!--#fsize file="parts/footer.html" -->
+`,
+	"htdocs/parts/header.html": "HEADER\n",
+	"htdocs/parts/footer.html": "FOOTER\n",
+	"htdocs/date.shtml":        "now=<!--#echo var=\"DATE_GMT\" -->\n",
+	"htdocs/nested.shtml":      "outer[<!--#include virtual=\"/inner.shtml\" -->]\n",
+	"htdocs/inner.shtml":       "inner:<!--#echo var=\"DOCUMENT_NAME\" --> <!--#include virtual=\"/parts/header.html\" -->",
+	"htdocs/loop.shtml":        "before<!--#include virtual=\"/loop2.shtml\" -->after\n",
+	"htdocs/loop2.shtml":       "[<!--#include virtual=\"/loop.shtml\" -->]",
+	"htdocs/cgi.shtml": `top
+<!--#set var="greeting" value="hi there" -->
+<!--#include virtual="/cgi-bin/slow.sh?a=b" -->
+bottom
+`,
+	"htdocs/exec.shtml":   "<!--#exec cmd=\"echo from-shell\" -->\n",
+	"htdocs/errors.shtml": "line one\n<!--#include virtual=\"/missing.html\" -->\n<!--#bogus -->\nend\n",
+	"htdocs/hidden.shtml": "<!--#include virtual=\"/.secret\" -->\n",
+	"htdocs/.secret":      "SECRET",
+	"htdocs/d/index.shtml": "index of d: <!--#echo var=\"DOCUMENT_URI\" -->\n",
+	"htdocs/x.html":        "xbit <!--#echo var=\"DOCUMENT_NAME\" -->\n",
+	"cgi-bin/slow.sh": `#!/bin/sh
+printf 'Content-Type: text/plain\n\n'
+sleep 1
+echo "cgi query=$QUERY_STRING greeting=$greeting"
+`,
+}
+
+func startSSIServer(t *testing.T, extra string) *testServer {
+	t.Helper()
+	conf := "index = [\"index.html\", \"index.shtml\"]\n[cgi]\ndirs = { \"/cgi-bin/\" = \"cgi-bin\" }\n[ssi]\n" + extra
+	ts := startServerWith(t, conf, ssiFiles)
+	must(t, os.Chmod(filepath.Join(ts.dir, "cgi-bin", "slow.sh"), 0o755))
+	return ts
+}
+
+func TestSSIPage(t *testing.T) {
+	ts := startSSIServer(t, "")
+	resp, body := ts.get("/page.shtml")
+	want := "<h1>/page.shtml</h1>\nHEADER\n\nFOOTER\n\nsize=  7 \n"
+	if resp.StatusCode != 200 || body != want {
+		t.Fatalf("page: %d %q, want %q", resp.StatusCode, body, want)
+	}
+	if resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
+		t.Errorf("Content-Type %q", resp.Header.Get("Content-Type"))
+	}
+	etag := resp.Header.Get("ETag")
+	if etag == "" || resp.Header.Get("Last-Modified") == "" {
+		t.Fatalf("a page that depends only on files has no validators: %v", resp.Header)
+	}
+	// Cached: no file is opened again.
+	before := ts.opens()
+	ts.get("/page.shtml")
+	if ts.opens() != before {
+		t.Errorf("the cached page opened files")
+	}
+	resp, _ = ts.get("/page.shtml", "If-None-Match", etag)
+	if resp.StatusCode != 304 {
+		t.Errorf("If-None-Match: %d", resp.StatusCode)
+	}
+	// Change only an included file: the page changes, and the old
+	// validator no longer gives 304.
+	must(t, os.WriteFile(filepath.Join(ts.root, "parts", "footer.html"), []byte("NEW FOOTER\n"), 0o644))
+	ts.waitBody("/page.shtml", "<h1>/page.shtml</h1>\nHEADER\n\nNEW FOOTER\n\nsize= 11 \n", 200)
+	resp, _ = ts.get("/page.shtml", "If-None-Match", etag)
+	if resp.StatusCode != 200 {
+		t.Errorf("stale 304 after an included file changed")
+	}
+	// An include that did not exist and then appears.
+	must(t, os.WriteFile(filepath.Join(ts.root, "parts", "header.html"), []byte("H2\n"), 0o644))
+	ts.waitBody("/page.shtml", "<h1>/page.shtml</h1>\nH2\n\nNEW FOOTER\n\nsize= 11 \n", 200)
+}
+
+func TestSSIUncacheable(t *testing.T) {
+	ts := startSSIServer(t, "")
+	resp, body := ts.get("/date.shtml")
+	if !regexp.MustCompile(`^now=\w+, \d\d-\w{3}-\d{4} \d\d:\d\d:\d\d GMT\n$`).MatchString(body) {
+		t.Errorf("DATE_GMT: %q", body)
+	}
+	if resp.Header.Get("ETag") != "" || resp.Header.Get("Last-Modified") != "" {
+		t.Errorf("a page that shows the date has validators")
+	}
+	before := ts.opens()
+	ts.get("/date.shtml")
+	if ts.opens() == before {
+		t.Errorf("a page that shows the date was served from the cache")
+	}
+}
+
+func TestSSINested(t *testing.T) {
+	ts := startSSIServer(t, "")
+	_, body := ts.get("/nested.shtml")
+	if body != "outer[inner:nested.shtml HEADER\n]\n" { // nested pages see the top page's variables, as in Apache
+		t.Errorf("nested: %q", body)
+	}
+	start := time.Now()
+	_, body = ts.get("/loop.shtml")
+	if !strings.Contains(body, "[an error occurred while processing this directive]") || !strings.HasPrefix(body, "before") || !strings.HasSuffix(body, "after\n") {
+		t.Errorf("recursion: %q", body)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Errorf("recursion took %v", time.Since(start))
+	}
+	_, body = ts.get("/d/")
+	if body != "index of d: /d/index.shtml\n" {
+		t.Errorf("SSI index page: %q", body)
+	}
+}
+
+func TestSSIIncludesCGI(t *testing.T) {
+	ts := startSSIServer(t, "")
+	// The part above the slow script arrives before the script ends.
+	rc := ts.dial()
+	start := time.Now()
+	rc.send("GET /cgi.shtml HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(rc.br, nil)
+	must(t, err)
+	buf := make([]byte, 3)
+	_, err = io.ReadFull(resp.Body, buf)
+	must(t, err)
+	if string(buf) != "top" {
+		t.Fatalf("first bytes %q", buf)
+	}
+	if d := time.Since(start); d > 800*time.Millisecond {
+		t.Errorf("the part above the script came after %v", d)
+	}
+	rest, _ := io.ReadAll(resp.Body)
+	body := "top" + string(rest)
+	if !strings.Contains(body, "cgi query=a=b greeting=hi there") || !strings.HasSuffix(body, "bottom\n") {
+		t.Errorf("page with a script: %q", body)
+	}
+	if resp.Header.Get("ETag") != "" {
+		t.Errorf("a page that includes a script has an ETag")
+	}
+}
+
+func TestSSIExecAndErrors(t *testing.T) {
+	ts := startSSIServer(t, "")
+	_, body := ts.get("/exec.shtml")
+	if body != "[an error occurred while processing this directive]\n" {
+		t.Errorf("exec while off: %q", body)
+	}
+	_, body = ts.get("/errors.shtml")
+	if !strings.HasPrefix(body, "line one\n[an error") || !strings.HasSuffix(body, "end\n") {
+		t.Errorf("errors: %q", body)
+	}
+	waitFor(t, "error log lines with file and line", func() bool {
+		l := ts.errlog.String()
+		return strings.Contains(l, "errors.shtml:2:") && strings.Contains(l, "errors.shtml:3:")
+	})
+	_, body = ts.get("/hidden.shtml")
+	if strings.Contains(body, "SECRET") {
+		t.Errorf("an include reached a dotfile")
+	}
+
+	ts2 := startSSIServer(t, "exec = true\n")
+	_, body = ts2.get("/exec.shtml")
+	if body != "from-shell\n\n" {
+		t.Errorf("exec on: %q", body)
+	}
+}
+
+func TestSSIXBitHack(t *testing.T) {
+	ts := startSSIServer(t, "xbithack = true\n")
+	_, body := ts.get("/x.html")
+	if body != "xbit <!--#echo var=\"DOCUMENT_NAME\" -->\n" {
+		t.Errorf("without the x bit: %q", body)
+	}
+	must(t, os.Chmod(filepath.Join(ts.root, "x.html"), 0o755))
+	ts.waitBody("/x.html", "xbit x.html\n", 200)
+}
