@@ -29,10 +29,10 @@ size=<!--#fsize file="parts/footer.html" -->
 <!--#include virtual="/cgi-bin/slow.sh?a=b" -->
 bottom
 `,
-	"htdocs/exec.shtml":   "<!--#exec cmd=\"echo from-shell\" -->\n",
-	"htdocs/errors.shtml": "line one\n<!--#include virtual=\"/missing.html\" -->\n<!--#bogus -->\nend\n",
-	"htdocs/hidden.shtml": "<!--#include virtual=\"/.secret\" -->\n",
-	"htdocs/.secret":      "SECRET",
+	"htdocs/exec.shtml":    "<!--#exec cmd=\"echo from-shell\" -->\n",
+	"htdocs/errors.shtml":  "line one\n<!--#include virtual=\"/missing.html\" -->\n<!--#bogus -->\nend\n",
+	"htdocs/hidden.shtml":  "<!--#include virtual=\"/.secret\" -->\n",
+	"htdocs/.secret":       "SECRET",
 	"htdocs/d/index.shtml": "index of d: <!--#echo var=\"DOCUMENT_URI\" -->\n",
 	"htdocs/x.html":        "xbit <!--#echo var=\"DOCUMENT_NAME\" -->\n",
 	"cgi-bin/slow.sh": `#!/bin/sh
