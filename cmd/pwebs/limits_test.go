@@ -31,6 +31,9 @@ func cpuTicks(t *testing.T, pid int) int64 {
 func TestOutOfDescriptors(t *testing.T) {
 	prlimit, err := exec.LookPath("prlimit")
 	if err != nil {
+		if os.Getenv("PWEBS_REQUIRE_ALL") == "1" {
+			t.Fatal("prlimit (util-linux) is required (PWEBS_REQUIRE_ALL=1) but missing")
+		}
 		t.Skip("prlimit (util-linux) is not installed")
 	}
 	dir := t.TempDir()
