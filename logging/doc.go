@@ -11,10 +11,12 @@
 //
 // A Logger buffers lines in memory and writes them from one goroutine per
 // log, at least every FlushInterval, so a request never waits for the disk.
-// Past Options.RotateSize, a file is renamed to name-<UTC time> (plus "-1",
-// "-2"... when two rotations fall in the same millisecond), a new file is
-// started, and another goroutine gzips the rotated file and removes those
-// beyond Options.Keep. Rotation happens between lines, at the exact byte size
+// Log files are written through gopkg.in/natefinch/lumberjack.v2. Past
+// Options.RotateSize, lumberjack renames the file to lumberjack's backup name
+// (access_log-2026-11-21T10-04-05.123, the UTC time of the rotation; for
+// site.log, site-2026-11-21T10-04-05.123.log), starts a new one, and its own
+// goroutine gzips the rotated file (".gz" appended) and removes those beyond
+// Options.Keep. Rotation happens between lines, at the exact byte size
 // configured, below 1 MiB too. SIGUSR1 handling calls Reopen, for an
 // external logrotate.
 //
@@ -24,15 +26,36 @@
 // too. Lines are only lost when more than BufferLimit bytes wait, and then
 // they are counted.
 //
-// Rotation is done here rather than by gopkg.in/natefinch/lumberjack.v2,
-// whose v2.2.1 counts sizes in whole megabytes, overwrites a rotated file
-// when two rotations fall in the same millisecond, never stops its
-// compression goroutine, and on rotation chowns the new file to the old
-// file's owner, which fails once privileges are dropped. A test here checks
-// each of these points.
+// lumberjack v2.2.1 has four traps, each handled here and tested:
+//
+//   - It counts MaxSize in whole megabytes. It is given a MaxSize it never
+//     reaches; the bytes written are counted here, from the file's size when
+//     opened, and Rotate is called before a line that would not fit.
+//   - It names a backup after the time to the millisecond and renames over
+//     an existing file of that name, so two rotations in one millisecond
+//     would lose the first one's lines. A rotation here first waits, in the
+//     writer goroutine, for a millisecond that no backup is named after.
+//   - Its compression goroutine (lumberjack.Logger.millRun, started on first
+//     use) is never stopped, not even by Close. There is one
+//     lumberjack.Logger per log path for the life of the process, shared by
+//     every Logger writing that path and reused by New after Close and by
+//     Reopen, so there is one such goroutine per log path ever opened (one
+//     more when a reload changes keep or compress): it waits, idle, on a
+//     channel. Close waits for it to finish compressing and pruning.
+//   - On rotation it gives the new file the owner and group of the old one
+//     (and a .gz those of its source), which a process that dropped root
+//     privileges cannot do while the old file is root's. Logger.Chown,
+//     called while still root, hands the files to the user, so that this
+//     becomes a chown to the process's own user.
+//
+// lumberjack also keeps its compression errors to itself: a rotated file
+// left uncompressed or beyond keep for more than a minute is reported here.
+// It has no "keep none" (MaxBackups 0 keeps all), so with keep = 0 the
+// rotated file is removed here.
 //
 // What it must not do: speak HTTP or import any other pwebs package than conf
 // (serve fills a Record; a test enforces the imports); block or slow a caller
-// of Access on the disk; keep a goroutine running after Close; follow a
-// symbolic link when handing files to another user.
+// of Access on the disk; keep a goroutine running after Close, but for
+// lumberjack's one per log path; follow a symbolic link when handing files to
+// another user.
 package logging

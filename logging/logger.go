@@ -10,12 +10,12 @@ import (
 	"path/filepath"
 	"sync"
 	"syscall"
-	"time"
 )
 
 // Logger writes the access log and the error log, each buffered in memory and
-// written by its own goroutine, rotated by size, rotated files compressed and
-// pruned by another. All its methods are safe for concurrent use.
+// written by its own goroutine, rotated by size through lumberjack, whose
+// goroutine compresses and prunes rotated files. All its methods are safe for
+// concurrent use.
 type Logger struct {
 	format  *Format
 	access  *sink // nil when the access log is off
@@ -28,19 +28,18 @@ type Logger struct {
 	closeErr  error
 }
 
-// env is what tests replace: where problems are reported, and the clock that
-// names rotated files.
+// env is what tests replace: where problems are reported.
 type env struct {
 	stderr io.Writer
-	now    func() time.Time
 }
 
 // New validates o, creates the log folders, opens (or creates) both logs for
-// appending, and starts the goroutines that write them and compress rotated
-// files. Paths are used as given: serve resolves relative ones first. Close
-// stops everything New started.
+// appending, and starts the goroutines that write them. Paths are used as
+// given: serve resolves relative ones first. Close stops everything New
+// started, except lumberjack's compression goroutine, of which there is one
+// per log path for the life of the process (see the package comment).
 func New(o Options) (*Logger, error) {
-	return open(o, env{stderr: os.Stderr, now: time.Now})
+	return open(o, env{stderr: os.Stderr})
 }
 
 func open(o Options, e env) (*Logger, error) {
@@ -51,13 +50,13 @@ func open(o Options, e env) (*Logger, error) {
 	level, _ := ParseLevel(o.Level)
 	l := &Logger{format: format, report: slog.New(NewHandler(e.stderr, slog.LevelDebug))}
 
-	errFile, err := l.openFile(o.Error, os.Stderr, o, e)
+	errFile, err := l.openFile(o.Error, os.Stderr, o)
 	if err != nil {
 		return nil, err
 	}
 	var accFile *logFile
 	if o.Access != "" {
-		if accFile, err = l.openFile(o.Access, os.Stdout, o, e); err != nil {
+		if accFile, err = l.openFile(o.Access, os.Stdout, o); err != nil {
 			errFile.close()
 			return nil, err
 		}
@@ -67,7 +66,6 @@ func open(o Options, e env) (*Logger, error) {
 	if o.Error == "-" {
 		errWhat = "error log (stderr)"
 	}
-	l.startMill(errFile, errWhat, o, false)
 	l.errs = newSink(errWhat, errFile, l.alarm(false))
 	l.errLog = slog.New(NewHandler(l.errs, level))
 	if accFile != nil {
@@ -75,48 +73,33 @@ func open(o Options, e env) (*Logger, error) {
 		if o.Access == "-" {
 			accWhat = "access log (stdout)"
 		}
-		l.startMill(accFile, accWhat, o, o.Error != "-")
 		l.access = newSink(accWhat, accFile, l.alarm(o.Error != "-"))
 	}
 	return l, nil
 }
 
 // openFile opens the log at path ("-" for std), recording the folders it
-// creates.
-func (l *Logger) openFile(path string, std *os.File, o Options, e env) (*logFile, error) {
-	lf := &logFile{path: path, now: e.now}
+// creates. A file is written through the lumber of its path, shared with any
+// other Logger writing it and kept for the life of the process.
+func (l *Logger) openFile(path string, std *os.File, o Options) (*logFile, error) {
+	lf := &logFile{path: path}
 	if path == "-" {
 		lf.std = std
-	} else {
-		lf.limit = int64(o.RotateSize)
-		created, err := mkdirs(filepath.Dir(path))
-		l.created = append(l.created, created...)
-		if err != nil {
-			return nil, fmt.Errorf("logging: %w", err)
-		}
+		return lf, nil
+	}
+	created, err := mkdirs(filepath.Dir(path))
+	l.created = append(l.created, created...)
+	if err != nil {
+		return nil, fmt.Errorf("logging: %w", err)
+	}
+	if lf.lum, err = acquire(path, o); err != nil {
+		return nil, fmt.Errorf("logging: %w", err)
 	}
 	if err := lf.open(); err != nil {
+		lf.close()
 		return nil, fmt.Errorf("logging: %w", err)
 	}
 	return lf, nil
-}
-
-// startMill gives lf a mill when it rotates.
-func (l *Logger) startMill(lf *logFile, what string, o Options, toErrLog bool) {
-	if lf.std != nil || lf.limit == 0 {
-		return
-	}
-	alarm := l.alarm(toErrLog)
-	failing := false // used by the mill goroutine only
-	lf.mill = newMill(lf.path, o.Keep, o.Compress, func(err error) {
-		switch {
-		case err != nil && !failing:
-			alarm(slog.LevelError, "%s: cannot compress or remove rotated files: %v", what, err)
-		case err == nil && failing:
-			alarm(LevelNotice, "%s: compressing and removing rotated files works again", what)
-		}
-		failing = err != nil
-	})
 }
 
 // alarm returns the function that reports a problem with a log: always on
@@ -172,6 +155,12 @@ func (l *Logger) Reopen() error { return l.each(request{op: opReopen}) }
 // create (such as /var/log); if such a folder is not writable by uid, Chown
 // returns an error naming it, because rotation would fail once privileges are
 // dropped. A uid or gid of -1 is left unchanged.
+//
+// Chown is also what keeps lumberjack's rotation working after the drop: it
+// gives the new live file the owner and group of the old one (and a .gz
+// those of its source), which fails unless the process may set them. Once
+// Chown has run, they are uid and gid, the process's own. With a gid of -1,
+// the files keep their group, which must then be one of the user's groups.
 func (l *Logger) Chown(uid, gid int) error {
 	var errs []error
 	for _, d := range l.created {
@@ -192,9 +181,12 @@ func (l *Logger) Chown(uid, gid int) error {
 	return errors.Join(errs...)
 }
 
-// Close writes every buffered line, stops every goroutine the Logger started
-// (after a last pass that compresses and prunes rotated files) and closes the
-// files. Later calls return the first call's result.
+// Close writes every buffered line, closes the files and stops every
+// goroutine the Logger started. Before it returns, it waits for lumberjack to
+// compress and prune the rotated files, for as long as it makes progress
+// (what is left is reported on stderr); lumberjack's goroutine itself stays,
+// idle, for the next Logger of the same path. Later calls return the first
+// call's result.
 func (l *Logger) Close() error {
 	l.closeOnce.Do(func() {
 		var errs []error
@@ -214,37 +206,6 @@ func (l *Logger) each(r request) error {
 		errs = append(errs, l.access.do(r))
 	}
 	errs = append(errs, l.errs.do(r))
-	return errors.Join(errs...)
-}
-
-// chown hands the live file and the rotated files to uid and gid. The
-// rotated files are handed over in the mill goroutine, so that a file being
-// compressed meanwhile cannot escape.
-func (lf *logFile) chown(uid, gid int) error {
-	if lf.std != nil {
-		return nil
-	}
-	var errs []error
-	if lf.f != nil {
-		errs = append(errs, lf.f.Chown(uid, gid))
-	}
-	chownBackups := func() {
-		list, _, err := backups(lf.path)
-		errs = append(errs, err)
-		for _, b := range list {
-			if b.plain {
-				errs = append(errs, os.Lchown(b.name, uid, gid))
-			}
-			if b.gz {
-				errs = append(errs, os.Lchown(b.name+".gz", uid, gid))
-			}
-		}
-	}
-	if lf.mill != nil {
-		lf.mill.call(chownBackups)
-	} else {
-		chownBackups()
-	}
 	return errors.Join(errs...)
 }
 

@@ -2,64 +2,193 @@ package logging
 
 import (
 	"bytes"
-	"compress/gzip"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
+
+	"gopkg.in/natefinch/lumberjack.v2"
 )
 
 // Permissions of the log folders and files pwebs creates (before the umask),
 // as Debian gives /var/log/apache2: the logs hold client addresses and query
-// strings, so other users may not read them.
+// strings, so other users may not read them. Rotation gives the new live
+// file the mode of the old one, and compression gives a rotated file's mode
+// to its .gz.
 const (
 	dirPerm  = 0o750
 	filePerm = 0o640
 )
 
-// backupStamp is the layout of the time, in UTC, in a rotated file's name:
-// access_log-2026-11-21T10-04-05.123, then "-1", "-2"... when a rotation in
-// the same millisecond already took that name, then ".gz" once compressed.
+// backupStamp is lumberjack's layout of the rotation time, in UTC, in a
+// rotated file's name: access_log-2026-11-21T10-04-05.123 for access_log,
+// site-2026-11-21T10-04-05.123.log for site.log, then ".gz" once compressed.
 const backupStamp = "2006-01-02T15-04-05.000"
 
-// maxSameStamp bounds the "-N" suffixes tried for one millisecond.
-const maxSameStamp = 10000
+// neverRotate is the MaxSize, in megabytes, given to lumberjack: 2 PiB, so
+// that it never rotates by itself. lumberjack counts MaxSize in whole
+// megabytes; the byte size configured is honoured here, by counting what is
+// written and calling Rotate before a line that would not fit.
+const neverRotate = math.MaxInt32
 
-// logFile is one log file on disk, rotated by size. Only its sink's flusher
-// goroutine uses it.
+// Bounds of the waits on lumberjack.
+const (
+	// maxNameWaits bounds the milliseconds a rotation waits for a backup
+	// name that no file has (see lumber.newMillisecond).
+	maxNameWaits = 1000
+
+	// millStall is how long Close, Chown and a change of keep or compress
+	// wait for lumberjack's mill to show progress, compressing or removing
+	// rotated files, before they give up waiting for it.
+	millStall = 2 * time.Second
+
+	// millPoll is how often those waits look at the rotated files.
+	millPoll = 5 * time.Millisecond
+
+	// millLate is how long a rotated file may wait to be compressed or
+	// removed before the log reports that lumberjack's mill is not doing
+	// it (lumberjack keeps its errors to itself).
+	millLate = time.Minute
+
+	// millCheck is how often a rotating log looks for late rotated files
+	// (see lumber.late).
+	millCheck = 10 * FlushInterval
+)
+
+// logFile is where one sink writes: stdout or stderr for "-", otherwise the
+// lumber of its path. Only the sink's writer goroutine uses it.
 type logFile struct {
-	path  string
-	std   *os.File // stdout or stderr for "-"; then there is no rotation
-	limit int64    // rotate_size in bytes; 0 never rotates
-	now   func() time.Time
-	mill  *mill // nil when there is no rotation
+	path string   // as configured, for messages
+	std  *os.File // stdout or stderr for "-"; then there is no rotation
+	lum  *lumber  // nil for std
 
-	f         *os.File
-	size      int64 // bytes in f, as far as this process knows
 	rotateErr error // the last rotation's error; nil once one works
 }
 
-// open opens (creating folders and the file if needed) the log for
-// appending. It is a no-op when the file is already open.
-func (lf *logFile) open() error {
-	if lf.f != nil {
+// lumbers holds the lumber of every log path this process has opened, by
+// absolute path, for the life of the process: lumberjack starts a goroutine
+// for each lumberjack.Logger that it never stops, so there must be one
+// lumberjack.Logger per path, not one per New or Reopen.
+var lumbers = struct {
+	sync.Mutex
+	m map[string]*lumber
+}{m: map[string]*lumber{}}
+
+// lumber is one log file on disk, written and rotated through its
+// lumberjack.Logger, and what every Logger writing that path shares. It
+// counts the bytes in the live file itself and decides when to rotate, and
+// keeps its own descriptor of the live file (lumberjack's is hidden) to see
+// whether the file was removed, to take a partial line back out of it and to
+// hand it to another user.
+type lumber struct {
+	path string // absolute
+
+	mu       sync.Mutex
+	users    int                  // open logFiles
+	lj       *lumberjack.Logger   // the one in use
+	started  bool                 // lj was written to, so its mill runs
+	idle     []*lumberjack.Logger // made for earlier keep or compress values, kept for reuse
+	limit    int64                // rotate_size in bytes; 0 never rotates
+	keep     int                  // rotated files kept; 0 keeps none
+	compress bool
+	watch    *os.File // the live file, when open; lj's file is open only when it is
+	size     int64    // bytes in the live file, as far as this process knows
+	lastRot  int64    // when the last rotation began, in Unix milliseconds
+	waiting  bool     // rotated files may wait to be compressed or removed
+}
+
+// acquire returns the lumber of path, set to o's rotation options; release
+// gives it back.
+func acquire(path string, o Options) (*lumber, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	lumbers.Lock()
+	l := lumbers.m[abs]
+	if l == nil {
+		l = &lumber{path: abs}
+		lumbers.m[abs] = l
+	}
+	lumbers.Unlock()
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.users++
+	l.configure(int64(o.RotateSize), o.Keep, o.Compress)
+	return l, nil
+}
+
+// configure sets the rotation options. A Logger made later for the same path
+// (on a reload, say) sets them for every Logger writing it. l.mu is held.
+func (l *lumber) configure(limit int64, keep int, compress bool) {
+	l.limit, l.keep, l.compress = limit, keep, compress
+	maxBackups := keep
+	if limit == 0 || keep == 0 {
+		// lumberjack has no "keep none": MaxBackups 0 keeps all. Its mill
+		// is given nothing to do, and rotate removes the rotated file.
+		maxBackups, compress = 0, false
+	}
+	if l.lj != nil && l.lj.MaxBackups == maxBackups && l.lj.Compress == compress {
+		return
+	}
+	if l.lj != nil {
+		// lumberjack's fields cannot change while its mill may read them,
+		// and two mills must not work on the same files at once (both
+		// would compress the same file, and the loser removes the .gz):
+		// let the old one finish, then keep it idle for reuse.
+		l.close()
+		l.settle()
+		l.idle = append(l.idle, l.lj)
+		l.lj, l.started = nil, false
+	}
+	for i, lj := range l.idle {
+		if lj.MaxBackups == maxBackups && lj.Compress == compress {
+			l.lj = lj
+			l.idle = slices.Delete(l.idle, i, i+1)
+			return
+		}
+	}
+	l.lj = &lumberjack.Logger{
+		Filename:   l.path,
+		MaxSize:    neverRotate,
+		MaxBackups: maxBackups,
+		Compress:   compress,
+	}
+}
+
+// release gives l back. When no Logger uses it any more, it closes the file
+// and waits for lumberjack's mill to compress and remove rotated files, or
+// to stop showing progress (see settle).
+func (l *lumber) release() (closeErr, millErr error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.users--; l.users > 0 {
+		return nil, nil
+	}
+	return l.close(), l.settle()
+}
+
+// open opens (creating folders and the file if needed) the live file for
+// appending. It is a no-op when the file is already open. lumberjack opens
+// the path itself on the next write.
+func (l *lumber) open() error {
+	if l.watch != nil {
 		return nil
 	}
-	if lf.std != nil {
-		lf.f = lf.std
-		return nil
-	}
-	if _, err := mkdirs(filepath.Dir(lf.path)); err != nil {
+	if _, err := mkdirs(filepath.Dir(l.path)); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(lf.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, filePerm)
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, filePerm)
 	if err != nil {
 		return err
 	}
@@ -68,44 +197,68 @@ func (lf *logFile) open() error {
 		f.Close()
 		return err
 	}
-	if !fi.Mode().IsRegular() && lf.limit > 0 {
+	if !fi.Mode().IsRegular() && l.limit > 0 {
 		f.Close()
-		return fmt.Errorf("%s is not a regular file, so it cannot be rotated (set rotate_size = 0)", lf.path)
+		return fmt.Errorf("%s is not a regular file, so it cannot be rotated (set rotate_size = 0)", l.path)
 	}
-	lf.f, lf.size = f, fi.Size()
+	l.watch, l.size = f, fi.Size()
 	return nil
 }
 
-// close closes the file; stdout and stderr stay open.
-func (lf *logFile) close() error {
-	f := lf.f
-	lf.f = nil
-	if f == nil || f == lf.std {
+// close closes the live file, lumberjack's descriptor and ours.
+func (l *lumber) close() error {
+	if l.watch == nil {
 		return nil
 	}
-	return f.Close()
+	err := errors.Join(l.lj.Close(), l.watch.Close())
+	l.watch = nil
+	return err
 }
 
-// reopen closes the file and opens the path again, as after an external
-// logrotate moved it away.
-func (lf *logFile) reopen() error {
-	err := lf.close()
-	return errors.Join(err, lf.open())
+// start opens the live file and has lumberjack open it too, which starts
+// its mill on what an earlier run left: rotated files to compress or
+// remove. Errors are left for the first write to find.
+func (l *lumber) start() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.open() == nil {
+		l.lj.Write(nil)
+	}
+	l.started = true
+	if l.limit > 0 && l.keep == 0 {
+		l.removeBackups()
+	}
+	l.waiting = l.limit > 0
 }
 
-// checkLinked closes the file when it was removed (its folder too, perhaps),
-// so that the next write creates it again instead of writing into a file
-// nobody can see.
-func (lf *logFile) checkLinked() {
-	if lf.f == nil || lf.std != nil {
+// reopen closes the live file and opens the path again, as after an
+// external logrotate moved it away.
+func (l *lumber) reopen() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	err := l.close()
+	if err2 := l.open(); err2 != nil {
+		return errors.Join(err, err2)
+	}
+	_, err2 := l.lj.Write(nil)
+	return errors.Join(err, err2)
+}
+
+// checkLinked closes the live file when it was removed (its folder too,
+// perhaps), so that the next write creates it again instead of writing into
+// a file nobody can see.
+func (l *lumber) checkLinked() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.watch == nil {
 		return
 	}
-	fi, err := lf.f.Stat()
+	fi, err := l.watch.Stat()
 	if err != nil {
 		return
 	}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink == 0 {
-		lf.close()
+		l.close()
 	}
 }
 
@@ -113,24 +266,27 @@ func (lf *logFile) checkLinked() {
 // take the file past the limit, so that no line is ever split between two
 // files. A single line longer than the limit gets a file of its own. It
 // returns how many bytes of b are on disk, always a whole number of lines,
-// and the error that stopped it. A failed rotation, left in rotateErr, does
-// not stop writing: the file grows past the limit until a rotation works.
-func (lf *logFile) write(b []byte) (n int, err error) {
+// and the error that stopped it; each rotation tried leaves its result in
+// *rotateErr. A failed rotation does not stop writing: the file grows past
+// the limit until a rotation works.
+func (l *lumber) write(b []byte, rotateErr *error) (n int, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	rotateFailed := false
 	for n < len(b) {
-		if err := lf.open(); err != nil {
+		if err := l.open(); err != nil {
 			return n, err
 		}
 		chunk := b[n:]
-		if lf.limit > 0 && lf.std == nil && !rotateFailed && lf.size+int64(len(chunk)) > lf.limit {
-			room := lf.limit - lf.size
+		if l.limit > 0 && !rotateFailed && l.size+int64(len(chunk)) > l.limit {
+			room := l.limit - l.size
 			end := -1
 			if room > 0 {
 				end = bytes.LastIndexByte(chunk[:room], '\n')
 			}
-			if end < 0 && lf.size > 0 {
-				lf.rotateErr = lf.rotate()
-				rotateFailed = lf.rotateErr != nil
+			if end < 0 && l.size > 0 {
+				*rotateErr = l.rotate()
+				rotateFailed = *rotateErr != nil
 				continue
 			}
 			if end < 0 {
@@ -140,66 +296,291 @@ func (lf *logFile) write(b []byte) (n int, err error) {
 				chunk = chunk[:end+1]
 			}
 		}
-		w, err := lf.f.Write(chunk)
-		lf.size += int64(w)
+		w, err := l.lj.Write(chunk)
+		l.size += int64(w)
 		n += w
 		if err != nil {
 			// Take a partial line back out of the file, so that the file
 			// holds whole lines and the retry writes the line in full.
-			if part := w - (bytes.LastIndexByte(chunk[:w], '\n') + 1); part > 0 && lf.std == nil {
-				if lf.f.Truncate(lf.size-int64(part)) == nil {
-					lf.size -= int64(part)
+			// lumberjack's descriptor is closed with ours, so that the
+			// next write reopens the file in append mode, at its new end.
+			if part := w - (bytes.LastIndexByte(chunk[:w], '\n') + 1); part > 0 {
+				if l.watch.Truncate(l.size-int64(part)) == nil {
+					l.size -= int64(part)
 					n -= part
 				}
 			}
-			lf.close()
+			l.close()
 			return n, err
 		}
 	}
 	return n, nil
 }
 
-// rotate renames the live file to a backup name no other backup has, opens
-// a new live file, and wakes the mill to compress and prune. If the new file
-// cannot be opened, the backup is renamed back and writing goes on in it.
-func (lf *logFile) rotate() error {
-	name, err := lf.backupName()
-	if err != nil {
+// rotate has lumberjack rename the live file to its backup name, start a
+// new one and wake its mill to compress and prune. lumberjack names the
+// backup after the time to the millisecond and renames over a file of that
+// name, so rotate first waits for a millisecond no backup is named after.
+// Our descriptor then follows the new file. After a failed rotation, which
+// may or may not have renamed the file, both are closed, so that the next
+// write opens the path afresh and counts its size again.
+func (l *lumber) rotate() error {
+	if err := l.newMillisecond(); err != nil {
 		return err
 	}
-	if err := os.Rename(lf.path, name); err != nil {
+	if _, err := mkdirs(filepath.Dir(l.path)); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(lf.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_EXCL, filePerm)
-	if err != nil {
-		if errBack := os.Rename(name, lf.path); errBack != nil {
-			// The old file now sits under its backup name: write to a new
-			// live file when one can be created.
-			lf.close()
-		}
+	l.lastRot = time.Now().UnixMilli()
+	if err := l.lj.Rotate(); err != nil {
+		l.close()
 		return err
 	}
-	lf.close()
-	lf.f, lf.size = f, 0
-	lf.mill.wake()
+	l.waiting = true
+	l.watch.Close()
+	l.watch = nil
+	if err := l.open(); err != nil {
+		l.lj.Close()
+		return err
+	}
+	if l.keep == 0 {
+		l.removeBackups()
+	}
 	return nil
 }
 
-// backupName returns path-<UTC time to the millisecond>, with "-1", "-2"...
-// appended when a file (compressed or not) already has that name: two
-// rotations in the same millisecond must not overwrite each other.
-func (lf *logFile) backupName() (string, error) {
-	base := lf.path + "-" + lf.now().UTC().Format(backupStamp)
-	for i := range maxSameStamp {
-		name := base
-		if i > 0 {
-			name += "-" + strconv.Itoa(i)
+// newMillisecond waits, in the writer goroutine, until the wall clock (which
+// lumberjack reads) shows another millisecond than when the last rotation
+// began, and one that no backup, compressed or not, is named after: the last
+// rotation's, when it ended in a later millisecond than it began, or an
+// earlier run's, when the clock went back. It gives up after maxNameWaits
+// milliseconds of taken names.
+func (l *lumber) newMillisecond() error {
+	for taken := 0; ; {
+		now := time.Now()
+		if now.UnixMilli() == l.lastRot {
+			// The next millisecond is less than one away. time.Sleep
+			// would take a whole one or more (the runtime waits for
+			// timers in whole milliseconds), which would halve the
+			// rotations a busy log can make; yielding lets the callers
+			// run meanwhile.
+			runtime.Gosched()
+			continue
 		}
+		name := backupName(l.path, now)
 		if !exists(name) && !exists(name+".gz") {
-			return name, nil
+			return nil
+		}
+		if taken++; taken > maxNameWaits {
+			return fmt.Errorf("every backup name of %s for %d milliseconds is taken", l.path, maxNameWaits)
+		}
+		time.Sleep(time.Millisecond - time.Duration(now.Nanosecond())%time.Millisecond)
+	}
+}
+
+// removeBackups removes every rotated file, for keep = 0.
+func (l *lumber) removeBackups() error {
+	list, err := backups(l.path)
+	errs := []error{err}
+	for _, b := range list {
+		errs = append(errs, b.remove())
+	}
+	return errors.Join(errs...)
+}
+
+// milling reports whether lumberjack's mill has work to do after a
+// rotation.
+func (l *lumber) milling() bool { return l.lj.MaxBackups > 0 || l.lj.Compress }
+
+// pending returns how many rotated files in list lumberjack's mill has yet
+// to remove or compress, and a summary of their state that changes as it
+// makes progress.
+func (l *lumber) pending(list []*backup) (int, string) {
+	n := 0
+	var state strings.Builder
+	for i, b := range list {
+		switch {
+		case l.lj.MaxBackups > 0 && i >= l.lj.MaxBackups:
+		case l.lj.Compress && b.plain:
+		default:
+			continue
+		}
+		n++
+		state.WriteString(b.name)
+		if fi, err := os.Lstat(b.name + ".gz"); err == nil {
+			state.WriteString(" " + strconv.FormatInt(fi.Size(), 10))
+		}
+		state.WriteByte('\n')
+	}
+	return n, state.String()
+}
+
+// settle waits until lumberjack's mill has done its work: every rotated
+// file compressed (when compress is on) and none beyond keep. It gives up,
+// with an error, when the rotated files show no progress for millStall.
+// l.mu is held, so no rotation gives the mill more work meanwhile.
+func (l *lumber) settle() error {
+	if !l.milling() || !l.started {
+		return nil
+	}
+	var last string
+	changed := time.Now()
+	for {
+		list, err := backups(l.path)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		n, state := l.pending(list)
+		if n == 0 {
+			return nil
+		}
+		if state != last {
+			last, changed = state, time.Now()
+		} else if time.Since(changed) > millStall {
+			return fmt.Errorf("%d rotated files were not compressed or removed; lumberjack gives no reason (permissions? disk full?)", n)
+		}
+		time.Sleep(millPoll)
+	}
+}
+
+// late returns an error when a rotated file waited more than millLate to be
+// compressed or removed by lumberjack's mill, which keeps its errors to
+// itself (or, with keep = 0, by rotate). It looks at the folder only while
+// rotated files may be waiting: after a rotation, and until none waits.
+func (l *lumber) late() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.limit == 0 || !l.waiting {
+		return nil
+	}
+	list, err := backups(l.path)
+	if err != nil {
+		return err
+	}
+	cutoff := time.Now().Add(-millLate)
+	waiting, n := 0, 0
+	for i, b := range list {
+		var since time.Time
+		switch {
+		case l.keep == 0:
+			since = b.when
+		case i >= l.keep:
+			// One too many since a newer one was made.
+			since = list[i-l.keep].when
+		case l.lj.Compress && b.plain:
+			since = b.when
+		default:
+			continue
+		}
+		waiting++
+		if since.Before(cutoff) {
+			n++
 		}
 	}
-	return "", fmt.Errorf("more than %d rotations of %s in one millisecond", maxSameStamp, lf.path)
+	l.waiting = waiting > 0
+	if n > 0 {
+		return fmt.Errorf("%d rotated files waited more than %v to be compressed or removed; lumberjack gives no reason (permissions? disk full?)", n, millLate)
+	}
+	return nil
+}
+
+// chown hands the live file and the rotated files to uid and gid, once
+// lumberjack's mill has settled, so that no file being compressed escapes.
+func (l *lumber) chown(uid, gid int) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var errs []error
+	if l.watch != nil {
+		errs = append(errs, l.watch.Chown(uid, gid))
+	}
+	l.settle()
+	list, err := backups(l.path)
+	errs = append(errs, err)
+	for _, b := range list {
+		if b.plain {
+			errs = append(errs, os.Lchown(b.name, uid, gid))
+		}
+		if b.gz {
+			errs = append(errs, os.Lchown(b.name+".gz", uid, gid))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// open opens the log at lf.path; see lumber.open.
+func (lf *logFile) open() error {
+	if lf.std != nil {
+		return nil
+	}
+	lf.lum.mu.Lock()
+	defer lf.lum.mu.Unlock()
+	return lf.lum.open()
+}
+
+// start is run by the sink's writer goroutine when it starts.
+func (lf *logFile) start() {
+	if lf.lum != nil {
+		lf.lum.start()
+	}
+}
+
+func (lf *logFile) write(b []byte) (int, error) {
+	if lf.std != nil {
+		return lf.std.Write(b)
+	}
+	return lf.lum.write(b, &lf.rotateErr)
+}
+
+func (lf *logFile) checkLinked() {
+	if lf.lum != nil {
+		lf.lum.checkLinked()
+	}
+}
+
+// reopen closes the file and opens the path again; stdout and stderr are
+// left alone.
+func (lf *logFile) reopen() error {
+	if lf.lum == nil {
+		return nil
+	}
+	return lf.lum.reopen()
+}
+
+// close gives the file back; stdout and stderr stay open. millErr tells
+// that lumberjack's mill did not finish compressing and removing rotated
+// files.
+func (lf *logFile) close() (err, millErr error) {
+	if lf.lum == nil {
+		return nil, nil
+	}
+	lum := lf.lum
+	lf.lum = nil
+	return lum.release()
+}
+
+// chown hands the live file and the rotated files to uid and gid.
+func (lf *logFile) chown(uid, gid int) error {
+	if lf.lum == nil {
+		return nil
+	}
+	return lf.lum.chown(uid, gid)
+}
+
+// backupName returns the name lumberjack gives a backup of path made at t.
+func backupName(path string, t time.Time) string {
+	dir, prefix, ext := backupParts(path)
+	return filepath.Join(dir, prefix+t.UTC().Format(backupStamp)+ext)
+}
+
+// backupParts splits path as lumberjack does to name its backups:
+// dir/prefix<time>ext.
+func backupParts(path string) (dir, prefix, ext string) {
+	base := filepath.Base(path)
+	ext = filepath.Ext(base)
+	return filepath.Dir(path), base[:len(base)-len(ext)] + "-", ext
 }
 
 func exists(name string) bool {
@@ -229,119 +610,53 @@ func mkdirs(dir string) ([]string, error) {
 	return append(created, dir), nil
 }
 
-// mill compresses rotated files and removes those beyond keep, in its own
-// goroutine, which stop ends after a last pass.
-type mill struct {
-	path     string
-	keep     int
-	compress bool
-	report   func(err error) // called after every pass, with nil when it went well
-
-	zw *gzip.Writer // reused from one file to the next
-
-	kick    chan struct{}
-	calls   chan func()
-	quit    chan struct{}
-	stopped chan struct{}
-}
-
-func newMill(path string, keep int, compress bool, report func(error)) *mill {
-	m := &mill{
-		path: path, keep: keep, compress: compress, report: report,
-		kick: make(chan struct{}, 1), calls: make(chan func()),
-		quit: make(chan struct{}), stopped: make(chan struct{}),
-	}
-	go m.run()
-	m.wake() // compress and prune what an earlier run left behind
-	return m
-}
-
-func (m *mill) run() {
-	defer close(m.stopped)
-	for {
-		select {
-		case <-m.kick:
-			m.report(m.pass())
-		case f := <-m.calls:
-			f()
-		case <-m.quit:
-			m.report(m.pass())
-			return
-		}
-	}
-}
-
-// wake asks for a pass without waiting for it. It is safe on a nil mill.
-func (m *mill) wake() {
-	if m == nil {
-		return
-	}
-	select {
-	case m.kick <- struct{}{}:
-	default:
-	}
-}
-
-// call runs f in the mill goroutine, between passes, and waits for it.
-func (m *mill) call(f func()) {
-	done := make(chan struct{})
-	select {
-	case m.calls <- func() { f(); close(done) }:
-		<-done
-	case <-m.stopped:
-		f()
-	}
-}
-
-// stop makes a last pass, so that every rotated file is compressed, and
-// returns when the goroutine has ended. It is safe on a nil mill.
-func (m *mill) stop() {
-	if m == nil {
-		return
-	}
-	close(m.quit)
-	<-m.stopped
-}
-
 // backup is one rotated file, compressed or not, or both while compressing.
 type backup struct {
 	name  string // without ".gz"
 	when  time.Time
-	seq   int
 	plain bool // name exists
 	gz    bool // name.gz exists
 }
 
-// backups lists the rotated files of path, newest first. Stray ".gz.tmp"
-// files from an interrupted compression are listed in tmps.
-func backups(path string) (list []*backup, tmps []string, err error) {
-	dir, prefix := filepath.Dir(path), filepath.Base(path)+"-"
+func (b *backup) remove() error {
+	var errs []error
+	if b.plain {
+		errs = append(errs, os.Remove(b.name))
+	}
+	if b.gz {
+		errs = append(errs, os.Remove(b.name+".gz"))
+	}
+	return errors.Join(errs...)
+}
+
+// backups lists the rotated files of path that lumberjack's mill sees,
+// newest first. Other files in the folder are left out.
+func backups(path string) ([]*backup, error) {
+	dir, prefix, ext := backupParts(path)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
+	var list []*backup
 	byName := map[string]*backup{}
 	for _, e := range entries {
 		n := e.Name()
 		if !strings.HasPrefix(n, prefix) || !e.Type().IsRegular() {
 			continue
 		}
-		rest := n[len(prefix):]
-		if r, ok := strings.CutSuffix(rest, ".gz.tmp"); ok {
-			if _, _, ok := parseStamp(r); ok {
-				tmps = append(tmps, filepath.Join(dir, n))
-			}
-			continue
-		}
-		r, gz := strings.CutSuffix(rest, ".gz")
-		when, seq, ok := parseStamp(r)
+		rest, gz := strings.CutSuffix(n[len(prefix):], ".gz")
+		stamp, ok := strings.CutSuffix(rest, ext)
 		if !ok {
 			continue
 		}
-		name := filepath.Join(dir, prefix+r)
+		when, err := time.Parse(backupStamp, stamp)
+		if err != nil {
+			continue
+		}
+		name := filepath.Join(dir, prefix+stamp+ext)
 		b := byName[name]
 		if b == nil {
-			b = &backup{name: name, when: when, seq: seq}
+			b = &backup{name: name, when: when}
 			byName[name] = b
 			list = append(list, b)
 		}
@@ -351,123 +666,6 @@ func backups(path string) (list []*backup, tmps []string, err error) {
 			b.plain = true
 		}
 	}
-	slices.SortFunc(list, func(a, b *backup) int {
-		if c := b.when.Compare(a.when); c != 0 {
-			return c
-		}
-		return b.seq - a.seq
-	})
-	return list, tmps, nil
-}
-
-// parseStamp reads "2026-11-21T10-04-05.123" or "2026-11-21T10-04-05.123-7".
-func parseStamp(s string) (time.Time, int, bool) {
-	if len(s) < len(backupStamp) {
-		return time.Time{}, 0, false
-	}
-	t, err := time.Parse(backupStamp, s[:len(backupStamp)])
-	if err != nil {
-		return time.Time{}, 0, false
-	}
-	seq := 0
-	if rest := s[len(backupStamp):]; rest != "" {
-		if rest[0] != '-' {
-			return time.Time{}, 0, false
-		}
-		n, err := strconv.Atoi(rest[1:])
-		if err != nil || n <= 0 {
-			return time.Time{}, 0, false
-		}
-		seq = n
-	}
-	return t, seq, true
-}
-
-// pass removes the backups beyond keep and compresses the others. A
-// compressed file replaces its source only once it is complete and synced,
-// so an interrupted pass loses nothing: the next one starts again.
-func (m *mill) pass() error {
-	list, tmps, err := backups(m.path)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, t := range tmps {
-		errs = append(errs, os.Remove(t))
-	}
-	for i, b := range list {
-		switch {
-		case i >= m.keep:
-			if b.plain {
-				errs = append(errs, os.Remove(b.name))
-			}
-			if b.gz {
-				errs = append(errs, os.Remove(b.name+".gz"))
-			}
-		case b.plain && b.gz:
-			// The .gz was renamed into place whole; removing the source
-			// was what remained to do.
-			errs = append(errs, os.Remove(b.name))
-		case b.plain && m.compress:
-			errs = append(errs, m.compressFile(b.name))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// compressFile gzips name into name.gz and removes name.
-func (m *mill) compressFile(name string) (err error) {
-	src, err := os.Open(name)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	fi, err := src.Stat()
-	if err != nil {
-		return err
-	}
-	tmp := name + ".gz.tmp"
-	dst, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, fi.Mode().Perm())
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			dst.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && os.Geteuid() == 0 {
-		// Root compresses files already handed to the user it drops to
-		// (see Logger.Chown): the compressed file goes to the same owner.
-		if err := dst.Chown(int(st.Uid), int(st.Gid)); err != nil {
-			return err
-		}
-	}
-	if m.zw == nil {
-		// Level 1: five times faster than gzip's default for files about
-		// a tenth larger, as measured on access logs; the CPU is the
-		// server's.
-		m.zw, _ = gzip.NewWriterLevel(dst, gzip.BestSpeed)
-	} else {
-		m.zw.Reset(dst)
-	}
-	zw := m.zw
-	zw.Name, zw.ModTime = filepath.Base(name), fi.ModTime()
-	if _, err := io.Copy(zw, src); err != nil {
-		return err
-	}
-	if err := zw.Close(); err != nil {
-		return err
-	}
-	if err := dst.Sync(); err != nil {
-		return err
-	}
-	if err := dst.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, name+".gz"); err != nil {
-		return err
-	}
-	return os.Remove(name)
+	slices.SortFunc(list, func(a, b *backup) int { return b.when.Compare(a.when) })
+	return list, nil
 }

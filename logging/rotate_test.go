@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -15,9 +16,9 @@ import (
 	"github.com/pwebs/pwebs/conf"
 )
 
-// TestRotateAtExactSize checks lumberjack's first trap: sizes are honoured to
-// the byte, below 1 MiB too, and a file is rotated only when the next line
-// would not fit.
+// TestRotateAtExactSize checks lumberjack's first trap: it counts MaxSize in
+// whole megabytes, but rotate_size is honoured to the byte, below 1 MiB too,
+// and a file is rotated only when the next line would not fit.
 func TestRotateAtExactSize(t *testing.T) {
 	for _, size := range []conf.Size{1 << 10, 1536, 4 << 10, 10000} {
 		t.Run(size.String(), func(t *testing.T) {
@@ -67,67 +68,98 @@ func TestRotateAtExactSize(t *testing.T) {
 	}
 }
 
-// TestSameMillisecond checks lumberjack's second trap: rotations in the same
-// millisecond get distinct names, and no line is lost.
-func TestSameMillisecond(t *testing.T) {
+// TestRotationsBackToBack checks lumberjack's second trap: it names a backup
+// after the time to the millisecond and renames over a file of that name, so
+// two rotations in one millisecond would lose the first one's lines. One
+// flush of many lines at the smallest rotate_size rotates hundreds of times
+// back to back: no line may be lost, and none may be there twice.
+func TestRotationsBackToBack(t *testing.T) {
+	for _, compress := range []bool{false, true} {
+		t.Run(fmt.Sprint("compress=", compress), func(t *testing.T) {
+			o := testOptions(t.TempDir())
+			o.RotateSize, o.Compress = MinRotateSize, compress
+			l, stderr := newTestLogger(t, o)
+			const n = 2000 // about 285 rotations
+			for i := range n {
+				l.Access(recordN(0, i))
+			}
+			start := time.Now()
+			if err := l.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			took := time.Since(start)
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			files := logFiles(t, o.Access)
+			lines := allLines(t, o.Access)
+			if len(lines) != n {
+				t.Fatalf("got %d lines in %d files, want %d", len(lines), len(files), n)
+			}
+			for i, line := range lines {
+				if want := fmt.Sprintf("GET /w0/n%d ", i); !strings.Contains(line, want) {
+					t.Fatalf("line %d: got %q, want it to contain %q (each line once, in order)", i, line, want)
+				}
+			}
+			if len(files) < 250 {
+				t.Errorf("got %d files, want about 285 rotations", len(files))
+			}
+			for _, f := range files[:len(files)-1] {
+				if got := strings.HasSuffix(f, ".gz"); got != compress {
+					t.Errorf("%s: got compressed %v, want %v", f, got, compress)
+				}
+			}
+			t.Logf("%d rotations in one flush took %v", len(files)-1, took)
+			if s := stderr.String(); s != "" {
+				t.Errorf("got reports %q, want none", s)
+			}
+		})
+	}
+}
+
+// TestBackupNameTaken checks that a rotation never renames over a backup an
+// earlier run left under the name lumberjack would give it now (as happens
+// when the clock went back): it waits for a free millisecond.
+func TestBackupNameTaken(t *testing.T) {
 	o := testOptions(t.TempDir())
-	o.RotateSize = 1 << 10
-	frozen := time.Date(2026, 11, 21, 10, 4, 5, 123000000, time.UTC)
-	l, _ := newTestLoggerClock(t, o, func() time.Time { return frozen })
-	const n = 100
+	o.RotateSize, o.Compress = MinRotateSize, false
+	l, stderr := newTestLogger(t, o)
+	const n = 10 // about 1.8 KiB: one rotation
 	for i := range n {
 		l.Access(recordN(0, i))
+	}
+	// Take every name of the next 200 milliseconds, then rotate at once.
+	var taken []string
+	now := time.Now()
+	for ms := range 200 {
+		name := backupName(o.Access, now.Add(time.Duration(ms)*time.Millisecond))
+		if err := os.WriteFile(name, []byte("earlier "+name+"\n"), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		taken = append(taken, name)
 	}
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	files := logFiles(t, o.Access)
-	if len(files) < 10 {
-		t.Fatalf("got %d files, want at least 10 rotations", len(files))
-	}
-	for i, f := range files[:len(files)-1] {
-		want := o.Access + "-2026-11-21T10-04-05.123"
-		if i > 0 {
-			want += "-" + itoa(i)
-		}
-		if want += ".gz"; f != want {
-			t.Errorf("backup %d: got %s, want %s", i, f, want)
+	for _, name := range taken {
+		if got, want := readLog(t, name), "earlier "+name+"\n"; got != want {
+			t.Fatalf("%s: got %q, want it untouched: %q", name, got, want)
 		}
 	}
-	if got := len(allLines(t, o.Access)); got != n {
-		t.Errorf("got %d lines, want %d", got, n)
+	var mine []string
+	for _, line := range allLines(t, o.Access) {
+		if !strings.HasPrefix(line, "earlier ") {
+			mine = append(mine, line)
+		}
 	}
-}
-
-// TestBackupNameSkipsTaken checks that a name taken by an earlier run, under
-// either spelling, is not reused.
-func TestBackupNameSkipsTaken(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "access_log")
-	frozen := time.Date(2026, 1, 2, 3, 4, 5, 6000000, time.UTC)
-	lf := &logFile{path: path, now: func() time.Time { return frozen }}
-	base := path + "-2026-01-02T03-04-05.006"
-	tests := []struct {
-		create string
-		want   string
-	}{
-		{"", base},
-		{base, base + "-1"},
-		{base + "-1.gz", base + "-2"},
-		{base + "-2", base + "-3"},
+	if len(mine) != n {
+		t.Fatalf("got %d lines, want %d", len(mine), n)
 	}
-	for _, tt := range tests {
-		t.Run(filepath.Base(tt.want), func(t *testing.T) {
-			if tt.create != "" {
-				if err := os.WriteFile(tt.create, nil, 0o600); err != nil {
-					t.Fatal(err)
-				}
-			}
-			got, err := lf.backupName()
-			if err != nil || got != tt.want {
-				t.Errorf("got %q, %v, want %q", got, err, tt.want)
-			}
-		})
+	if got := len(logFiles(t, o.Access)); got != len(taken)+2 {
+		t.Errorf("got %d files, want the %d taken, one rotated and the live one", got, len(taken))
+	}
+	if s := stderr.String(); s != "" {
+		t.Errorf("got reports %q, want none", s)
 	}
 }
 
@@ -195,15 +227,19 @@ func TestCompress(t *testing.T) {
 }
 
 // TestMillFinishesEarlierWork checks what New finds from a run that stopped
-// while compressing: a complete .gz beside its source, a stray temporary
-// file, a rotated file not yet compressed.
+// before lumberjack's mill was done: a rotated file not yet compressed, one
+// whose compression was cut off (the .gz beside its source is redone from the
+// source), and more rotated files than keep. Files that are not rotated logs
+// are left alone.
 func TestMillFinishesEarlierWork(t *testing.T) {
 	dir := t.TempDir()
 	o := testOptions(dir)
+	o.Keep = 2
 	logs := filepath.Dir(o.Access)
 	if err := os.MkdirAll(logs, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	old := o.Access + "-2025-12-31T23-59-59.999"
 	a := o.Access + "-2026-01-01T00-00-00.000"
 	b := o.Access + "-2026-01-01T00-00-01.000"
 	write := func(name, s string) {
@@ -211,13 +247,9 @@ func TestMillFinishesEarlierWork(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	write(old+".gz", "")
 	write(a, "a\n")
-	if err := new(mill).compressFile(a); err != nil {
-		t.Fatal(err)
-	}
-	gzA, _ := os.ReadFile(a + ".gz")
-	write(a, "source of a, already compressed\n")
-	write(b+".gz.tmp", "partial")
+	write(a+".gz", "cut off")
 	write(b, "b\n")
 	other := filepath.Join(logs, "access_log-notes.txt")
 	write(other, "not a backup\n")
@@ -226,16 +258,13 @@ func TestMillFinishesEarlierWork(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := os.ReadFile(a + ".gz"); string(got) != string(gzA) {
-		t.Errorf("%s.gz was rewritten, want it kept", a)
-	}
 	if got := readLog(t, a+".gz"); got != "a\n" {
 		t.Errorf("got %q, want %q", got, "a\n")
 	}
 	if got := readLog(t, b+".gz"); got != "b\n" {
 		t.Errorf("got %q, want %q", got, "b\n")
 	}
-	for _, gone := range []string{a, b, b + ".gz.tmp"} {
+	for _, gone := range []string{a, b, old + ".gz"} {
 		if exists(gone) {
 			t.Errorf("%s: still there, want it removed", gone)
 		}
@@ -248,46 +277,88 @@ func TestMillFinishesEarlierWork(t *testing.T) {
 	}
 }
 
-// TestCloseStopsGoroutines checks lumberjack's third trap: Close leaves no
-// goroutine behind, the compression one included.
-func TestCloseStopsGoroutines(t *testing.T) {
-	before := runtime.NumGoroutine()
-	for i := range 5 {
-		o := testOptions(t.TempDir())
-		o.RotateSize = 1 << 10
-		var stderr syncBuffer
-		l, err := open(o, env{stderr: &stderr, now: time.Now})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for j := range 40 {
+// TestGoroutinesBounded checks lumberjack's third trap: its compression
+// goroutine, started on first use, is never stopped, not even by Close. There
+// is one for each log path for the life of the process, and however many
+// Loggers are made, reopened, rotated and closed on the same paths, the
+// goroutines do not grow.
+func TestGoroutinesBounded(t *testing.T) {
+	o := testOptions(t.TempDir())
+	o.RotateSize = MinRotateSize
+	const cycles, perCycle = 20, 80
+	cycle := func(i int) {
+		l, stderr := newTestLogger(t, o)
+		for j := range perCycle {
 			l.Access(recordN(i, j))
+			if j == perCycle/2 {
+				if err := l.Reopen(); err != nil {
+					t.Fatal(err)
+				}
+			}
 		}
 		l.Error().Error("an error line")
-		if err := l.Reopen(); err != nil {
-			t.Fatal(err)
-		}
 		if err := l.Close(); err != nil {
 			t.Fatal(err)
 		}
-		if len(logFiles(t, o.Access)) < 2 {
-			t.Fatal("no rotation happened, so the compressor was not exercised")
+		if s := stderr.String(); s != "" {
+			t.Fatalf("got reports %q, want none", s)
 		}
 	}
-	if !waitFor(2*time.Second, func() bool { return runtime.NumGoroutine() <= before }) {
+	mills0 := lumberjackMills()
+	cycle(0)
+	if got, want := lumberjackMills()-mills0, 2; got != want {
+		t.Errorf("got %d lumberjack goroutines for the two logs, want %d", got, want)
+	}
+	before, mills := runtime.NumGoroutine(), lumberjackMills()
+	for i := 1; i < cycles; i++ {
+		cycle(i)
+	}
+	if !waitFor(5*time.Second, func() bool { return runtime.NumGoroutine() <= before }) {
 		buf := make([]byte, 1<<20)
-		t.Fatalf("got %d goroutines after Close, want %d:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
+		t.Fatalf("got %d goroutines after %d cycles, want at most %d:\n%s", runtime.NumGoroutine(), cycles, before, buf[:runtime.Stack(buf, true)])
+	}
+	if got := lumberjackMills(); got != mills {
+		t.Errorf("got %d lumberjack goroutines after %d cycles, want %d", got, cycles, mills)
+	}
+	if got, want := len(allLines(t, o.Access)), cycles*perCycle; got != want {
+		t.Errorf("got %d lines, want %d", got, want)
+	}
+	if got := len(logFiles(t, o.Access)); got < cycles*2 {
+		t.Errorf("got %d files, want rotations in every cycle", got)
 	}
 }
 
-// TestRotationKeepsProcessOwner checks lumberjack's fourth trap: the new live
-// file belongs to the process, not to whoever owned the old one.
-func TestRotationKeepsProcessOwner(t *testing.T) {
+// lumberjackMills counts the goroutines running lumberjack's mill, by the
+// stack signature a leak check filters them by.
+func lumberjackMills() int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	n := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "gopkg.in/natefinch/lumberjack%2ev2.(*Logger).millRun(") {
+			n++
+		}
+	}
+	return n
+}
+
+// TestRotationKeepsOwner checks what lumberjack does on rotation: it gives
+// the new live file the owner of the old one, and a .gz the owner of its
+// source. Files that Chown handed to the user stay the user's when root
+// rotates them before dropping privileges.
+func TestRotationKeepsOwner(t *testing.T) {
 	if os.Getuid() != 0 {
 		t.Skip("needs root to give a file to another user")
 	}
 	o := testOptions(t.TempDir())
-	o.RotateSize, o.Compress = 1<<10, false
+	o.RotateSize = MinRotateSize
 	if err := os.MkdirAll(filepath.Dir(o.Access), 0o750); err != nil {
 		t.Fatal(err)
 	}
@@ -305,11 +376,13 @@ func TestRotationKeepsProcessOwner(t *testing.T) {
 		t.Fatal(err)
 	}
 	files := logFiles(t, o.Access)
-	if got, want := owner(t, files[0]), 65534; got != want {
-		t.Errorf("%s: got owner %d, want %d (a rotated file keeps its owner)", files[0], got, want)
+	if len(files) < 3 {
+		t.Fatalf("got %q, want several rotations", files)
 	}
-	if got, want := owner(t, o.Access), os.Getuid(); got != want {
-		t.Errorf("%s: got owner %d, want the process's %d", o.Access, got, want)
+	for _, f := range files {
+		if got, want := owner(t, f), 65534; got != want {
+			t.Errorf("%s: got owner %d, want %d", f, got, want)
+		}
 	}
 	if s := stderr.String(); s != "" {
 		t.Errorf("got reports %q, want none", s)
@@ -379,9 +452,12 @@ func TestChown(t *testing.T) {
 	}
 }
 
-// TestRotationAfterPrivilegeDrop runs this test binary as nobody on logs that
-// root opened and handed over with Chown: rotating, compressing and
-// reopening must keep working, as they must after pwebs drops privileges.
+// TestRotationAfterPrivilegeDrop checks lumberjack's fourth trap: on
+// rotation it chowns the new file to the old file's owner, which fails for a
+// process that dropped root privileges when the old file is still root's.
+// It runs this test binary as nobody on logs that root opened, rotated and
+// handed over with Chown: rotating, compressing and reopening must keep
+// working, through lumberjack, as they must after pwebs drops privileges.
 func TestRotationAfterPrivilegeDrop(t *testing.T) {
 	if os.Getuid() != 0 {
 		t.Skip("needs root to drop privileges")
@@ -407,6 +483,32 @@ func TestRotationAfterPrivilegeDrop(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
+	filesBefore := len(logFiles(t, o.Access))
+
+	// Logs in a folder of nobody's that Chown did not hand over: their
+	// files are root's but writable by nobody's group, as some distributions
+	// set them up (root:www-data 0660, say).
+	o2 := testOptions(filepath.Join(dir, "unchowned"))
+	logs2 := filepath.Dir(o2.Access)
+	if err := os.MkdirAll(logs2, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{filepath.Dir(logs2), logs2} {
+		if err := os.Chown(d, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{o2.Access, o2.Error} {
+		if err := os.WriteFile(f, []byte("root's line\n"), 0o660); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(f, 0o660); err != nil { // past the umask
+			t.Fatal(err)
+		}
+		if err := os.Chown(f, 0, 65534); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	exe, err := os.Executable()
 	if err != nil {
@@ -426,10 +528,24 @@ func TestRotationAfterPrivilegeDrop(t *testing.T) {
 	if got, want := len(allLines(t, o.Access)), 30+200; got != want {
 		t.Errorf("got %d lines, want %d", got, want)
 	}
-	for _, f := range logFiles(t, o.Access) {
+	files := logFiles(t, o.Access)
+	if len(files) < filesBefore+10 {
+		t.Errorf("got %d files, %d before: want the child to have rotated", len(files), filesBefore)
+	}
+	for i, f := range files {
 		if got := owner(t, f); got != 65534 {
 			t.Errorf("%s: got owner %d, want 65534", f, got)
 		}
+		if i < len(files)-1 && !strings.HasSuffix(f, ".gz") {
+			t.Errorf("%s: not compressed", f)
+		}
+	}
+
+	if got, want := len(allLines(t, o2.Access)), 1+60; got != want {
+		t.Errorf("without Chown: got %d lines, want %d", got, want)
+	}
+	if files := logFiles(t, o2.Access); len(files) < 3 || owner(t, files[0]) != 0 {
+		t.Errorf("without Chown: got files %q, want the first rotated one still root's", files)
 	}
 }
 
@@ -458,6 +574,30 @@ func TestPrivilegeDropChild(t *testing.T) {
 	if s := stderr.String(); s != "" {
 		t.Errorf("got reports %q, want none", s)
 	}
+
+	// Without Chown, lumberjack's rotation renames the root-owned file and
+	// then fails to give the new one to root: the failure is reported, no
+	// line is lost, and the next rotation, of a file that is nobody's, works.
+	o2 := testOptions(filepath.Join(dir, "unchowned"))
+	o2.RotateSize, o2.Compress = 1<<10, false
+	l2, stderr2 := newTestLogger(t, o2)
+	for i := range 60 {
+		l2.Access(recordN(2, i))
+		if i == 29 {
+			if err := l2.Flush(); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	if err := l2.Close(); err != nil {
+		t.Error(err)
+	}
+	s := stderr2.String()
+	for _, want := range []string{"cannot be rotated", "operation not permitted", "rotating works again"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("without Chown: got reports %q, want %q", s, want)
+		}
+	}
 }
 
 func copyFile(src, dst string) error {
@@ -475,4 +615,99 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	return out.Close()
+}
+
+// TestSettingsChange checks a reload that changes keep and compress for a
+// path already written: the new values apply, and going back to earlier ones
+// reuses their lumberjack goroutine instead of starting another.
+func TestSettingsChange(t *testing.T) {
+	o := testOptions(t.TempDir())
+	o.RotateSize = MinRotateSize
+	run := func(keep int, compress bool, w int) {
+		t.Helper()
+		o.Keep, o.Compress = keep, compress
+		l, stderr := newTestLogger(t, o)
+		for i := range 40 {
+			l.Access(recordN(w, i))
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if s := stderr.String(); s != "" {
+			t.Errorf("got reports %q, want none", s)
+		}
+		files := logFiles(t, o.Access)
+		if len(files) > keep+1 || len(files) < min(keep+1, 4) {
+			t.Errorf("keep %d: got files %q, want at most %d, and several rotations", keep, files, keep+1)
+		}
+		for _, f := range files[:len(files)-1] {
+			if got := strings.HasSuffix(f, ".gz"); got != compress {
+				t.Errorf("%s: got compressed %v, want %v", f, got, compress)
+			}
+		}
+	}
+	mills := lumberjackMills()
+	run(100, true, 0)
+	run(3, false, 1)
+	run(2, true, 2)
+	if got, want := lumberjackMills()-mills, 3*2; got != want {
+		t.Errorf("got %d more lumberjack goroutines, want %d (three settings, two logs)", got, want)
+	}
+	run(3, false, 3)
+	run(100, true, 4)
+	if got, want := lumberjackMills()-mills, 3*2; got != want {
+		t.Errorf("got %d more lumberjack goroutines, want %d (earlier settings reused)", got, want)
+	}
+}
+
+// TestSharedPath has two Loggers write one path at once, as when a reload
+// opens the new Logger before closing the old one: they share one
+// lumberjack.Logger and one count of the file's size, so lines stay whole,
+// each once, and rotation stays exact.
+func TestSharedPath(t *testing.T) {
+	o := testOptions(t.TempDir())
+	l1, stderr1 := newTestLogger(t, o)
+	l2, stderr2 := newTestLogger(t, o)
+	const n = 2000
+	var wg sync.WaitGroup
+	for w, l := range []*Logger{l1, l2} {
+		wg.Go(func() {
+			for i := range n {
+				l.Access(recordN(w, i))
+				if i%100 == 0 {
+					l.Flush()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, l := range []*Logger{l1, l2} {
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]bool{}
+	for _, line := range allLines(t, o.Access) {
+		checkCombinedLine(t, []byte(line+"\n"))
+		if seen[line] {
+			t.Fatalf("line %q twice", line)
+		}
+		seen[line] = true
+	}
+	if got, want := len(seen), 2*n; got != want {
+		t.Errorf("got %d lines, want %d", got, want)
+	}
+	files := logFiles(t, o.Access)
+	for i, f := range files {
+		s := readLog(t, f)
+		if len(s) > int(o.RotateSize) {
+			t.Errorf("%s: got %d bytes, want at most %d", f, len(s), o.RotateSize)
+		}
+		if i < len(files)-1 && len(s) < int(o.RotateSize)-300 {
+			t.Errorf("%s: got %d bytes, want a rotation only when the next line did not fit", f, len(s))
+		}
+	}
+	if s := stderr1.String() + stderr2.String(); s != "" {
+		t.Errorf("got reports %q, want none", s)
+	}
 }

@@ -67,10 +67,12 @@ type sink struct {
 	stopped chan struct{}
 
 	// Used by the writer goroutine only.
-	pending   [][]byte // chunks taken from full, not yet written
-	failing   error    // the write error being reported, nil when writing works
-	lost      int      // lines dropped while failing
-	rotateErr error    // the rotation error being reported
+	pending   [][]byte  // chunks taken from full, not yet written
+	failing   error     // the write error being reported, nil when writing works
+	lost      int       // lines dropped while failing
+	rotateErr error     // the rotation error being reported
+	millErr   error     // the compression or pruning problem being reported
+	millAt    time.Time // when rotated files were last checked for it
 }
 
 type opcode int
@@ -167,8 +169,9 @@ func (s *sink) do(r request) error {
 	}
 }
 
-// close stops taking lines, writes what is buffered, closes the file, stops
-// the mill and ends the writer goroutine.
+// close stops taking lines, writes what is buffered, closes the file (after
+// lumberjack compressed and pruned rotated files) and ends the writer
+// goroutine.
 func (s *sink) close() error {
 	s.mu.Lock()
 	s.closed = true
@@ -178,6 +181,8 @@ func (s *sink) close() error {
 
 func (s *sink) run() {
 	defer close(s.stopped)
+	s.file.start()
+	s.millAt = time.Now()
 	tick := time.NewTicker(FlushInterval)
 	defer tick.Stop()
 	for {
@@ -188,13 +193,15 @@ func (s *sink) run() {
 			}
 		case <-tick.C:
 			s.flush()
+			if s.file.lum != nil && time.Since(s.millAt) >= millCheck {
+				s.millAt = time.Now()
+				s.reportMill(s.file.lum.late())
+			}
 		case r := <-s.reqs:
 			err := s.flush()
 			switch r.op {
 			case opReopen:
-				if s.file.std == nil {
-					err = errors.Join(err, s.file.reopen())
-				}
+				err = errors.Join(err, s.file.reopen())
 			case opChown:
 				err = errors.Join(err, s.file.chown(r.uid, r.gid))
 			case opClose:
@@ -205,8 +212,11 @@ func (s *sink) run() {
 				if n > 0 {
 					s.alarm(slog.LevelError, "%s: %d lines could not be written before closing", s.what, n)
 				}
-				err = errors.Join(err, s.file.close())
-				s.file.mill.stop()
+				closeErr, millErr := s.file.close()
+				err = errors.Join(err, closeErr)
+				if millErr != nil {
+					s.alarm(slog.LevelError, "%s: cannot compress or remove rotated files: %v", s.what, millErr)
+				}
 				r.reply <- err
 				return
 			}
@@ -283,4 +293,16 @@ func (s *sink) flush() error {
 		return fmt.Errorf("%s: %w", s.what, err)
 	}
 	return nil
+}
+
+// reportMill reports a problem with compressing or removing rotated files
+// once, and reports again when it is over.
+func (s *sink) reportMill(err error) {
+	switch {
+	case err != nil && s.millErr == nil:
+		s.alarm(slog.LevelError, "%s: cannot compress or remove rotated files: %v", s.what, err)
+	case err == nil && s.millErr != nil:
+		s.alarm(LevelNotice, "%s: compressing and removing rotated files works again", s.what)
+	}
+	s.millErr = err
 }
