@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/user"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -92,6 +93,15 @@ type Config struct {
 	MaxHeaderBytes conf.Size `toml:"max_header_bytes"`
 	// MaxBodyBytes bounds a request body. Default 10MiB.
 	MaxBodyBytes conf.Size `toml:"max_body_bytes"`
+	// User is the account pwebs serves as when it is started as root: it
+	// binds its ports and opens its logs as root, then drops to this user
+	// for good. Required when started as root (pwebs refuses to serve as
+	// root); ignored, with a notice, otherwise. Default "".
+	User string `toml:"user"`
+	// Group is the group pwebs serves as when it is started as root.
+	// Default: the user's primary group.
+	Group string `toml:"group"`
+
 	// VHost lists the name-based virtual hosts. A request whose Host
 	// matches none is served from the top-level settings.
 	VHost []VHost `toml:"vhost"`
@@ -691,6 +701,18 @@ func (c *Config) validate(p *problems) {
 		p.addSection("cgi", []error{err})
 	}
 	p.addSection("ssi", c.SSI.Validate())
+	if c.User != "" {
+		if _, err := user.Lookup(c.User); err != nil {
+			p.add("user", "no such user %q", c.User)
+		}
+	}
+	if c.Group != "" {
+		if _, err := user.LookupGroup(c.Group); err != nil {
+			p.add("group", "no such group %q", c.Group)
+		}
+	} else if c.User == "" && c.Group != "" {
+		p.add("group", "group is set without user")
+	}
 	names := map[string]int{}
 	for i, v := range c.VHost {
 		key := "vhost." + strconv.Itoa(i)

@@ -40,7 +40,7 @@ func TestOutOfDescriptors(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "ok.txt"), []byte("ok"), 0o644)
 	addr := freePort(t)
 	conf := filepath.Join(dir, "pwebs.conf")
-	os.WriteFile(conf, []byte(fmt.Sprintf("listen = [%q]\ndocument_root = \".\"\nmax_connections = 1000\nkeepalive_timeout = \"60s\"\nheader_timeout = \"60s\"\n[log]\naccess = \"\"\nerror = \"-\"\n", addr)), 0o644)
+	os.WriteFile(conf, []byte(fmt.Sprintf(serveAs(t, dir)+"listen = [%q]\ndocument_root = \".\"\nmax_connections = 1000\nkeepalive_timeout = \"60s\"\nheader_timeout = \"60s\"\n[log]\naccess = \"\"\nerror = \"-\"\n", addr)), 0o644)
 	var stderr syncBuffer
 	cmd := exec.Command(prlimit, "--nofile=64:64", "--", binary, "-c", conf)
 	cmd.Stderr = &stderr

@@ -34,6 +34,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == accessCheckArg {
+		os.Exit(runAccessCheck(os.Args[2:]))
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -142,12 +145,63 @@ func run(args []string, stdout, stderr io.Writer) int {
 		for _, w := range cfg.Warnings {
 			fmt.Fprintln(stderr, "warning: "+w)
 		}
+		bad := false
+		if os.Geteuid() == 0 && cfg.User != "" {
+			// What matters after the drop, checked as that user.
+			a, err := lookupAccount(cfg)
+			if err != nil {
+				fmt.Fprintf(stderr, "%s: %v\n", name, err)
+				return 1
+			}
+			problems, err := checkAsUser(a, checksAfterDrop(cfg))
+			if err != nil {
+				fmt.Fprintf(stderr, "%s: %v\n", name, err)
+				return 1
+			}
+			for _, p := range problems {
+				fmt.Fprintf(stderr, "%s: user %s %s\n", name, a.name, p)
+				bad = true
+			}
+			if p := inotifyProblem(cfg); p != "" {
+				fmt.Fprintf(stderr, "warning: %s: %s\n", name, p)
+			}
+		} else if os.Geteuid() == 0 {
+			fmt.Fprintf(stderr, "%s: started as root, pwebs needs user set (for example user = \"www-data\"); it will not serve as root\n", name)
+			bad = true
+		}
+		if bad {
+			return 1
+		}
 		fmt.Fprintf(stdout, "%s: ok\n", name)
 		return 0
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
+	}
+	var acct *account
+	if os.Geteuid() == 0 {
+		if cfg.User == "" {
+			fmt.Fprintf(stderr, "pwebs: started as root with no user to serve as: set user in %s (for example user = \"www-data\"); pwebs will not serve as root\n", name)
+			return 1
+		}
+		if acct, err = lookupAccount(cfg); err != nil {
+			fmt.Fprintln(stderr, "pwebs:", err)
+			return 1
+		}
+		// Check now, as that user, what serving will need, rather than
+		// answer 403 to every request later.
+		problems, err := checkAsUser(acct, checksAfterDrop(cfg))
+		if err != nil {
+			fmt.Fprintln(stderr, "pwebs:", err)
+			return 1
+		}
+		for _, p := range problems {
+			fmt.Fprintf(stderr, "pwebs: user %s %s\n", acct.name, p)
+		}
+		if len(problems) > 0 {
+			return 1
+		}
 	}
 	logger, err := logging.New(cfg.Log)
 	if err != nil {
@@ -180,6 +234,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "pwebs:", err)
 		log.Error(err.Error())
 		return 1
+	}
+	if acct != nil {
+		// Bound and logs open: hand the log folders to the user (so that
+		// rotation and reopening work), then drop root for good.
+		if err := logger.Chown(acct.uid, acct.gid); err != nil {
+			log.Warn("giving the logs to " + acct.name + ": " + err.Error())
+		}
+		if err := dropPrivileges(acct); err != nil {
+			fmt.Fprintln(stderr, "pwebs: dropping privileges:", err)
+			log.Error("dropping privileges: " + err.Error())
+			return 1
+		}
+		log.Log(context.Background(), logging.LevelNotice, fmt.Sprintf("serving as user %s (uid %d, gid %d)", acct.name, acct.uid, acct.gid))
+	} else if cfg.User != "" || cfg.Group != "" {
+		log.Log(context.Background(), logging.LevelNotice, "user and group are ignored: pwebs was not started as root")
 	}
 	for _, a := range srv.Addrs() {
 		log.Log(context.Background(), logging.LevelNotice, fmt.Sprintf("pwebs/%s serving %s on http://%s/ (pid %d)", serve.Version, cfg.DocumentRoot, a, os.Getpid()))

@@ -25,6 +25,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	// pwebs re-runs itself as the user it drops to (pwebs -t as root), so
+	// that user must reach the binary.
+	os.Chmod(dir, 0o755)
 	binary = filepath.Join(dir, "pwebs")
 	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
 	if err != nil {
@@ -34,6 +37,33 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// asRoot is true when the tests run as root: pwebs then needs a user to
+// drop to.
+var asRoot = os.Geteuid() == 0
+
+// serveAs returns the config line a served site needs: when the tests run
+// as root, pwebs drops to nobody, who must then be able to read dir (the
+// folders t.TempDir makes are private).
+func serveAs(t *testing.T, dir string) string {
+	t.Helper()
+	if !asRoot {
+		return ""
+	}
+	openUp(t, dir)
+	return "user = \"nobody\"\n"
+}
+
+// openUp makes dir and the folders above it, up to /tmp, searchable and
+// readable by everyone.
+func openUp(t *testing.T, dir string) {
+	t.Helper()
+	for d := dir; d != "/" && d != os.TempDir() && d != "."; d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func runCmd(t *testing.T, dir string, args ...string) (string, string, int) {
@@ -57,7 +87,7 @@ func TestCheckConfig(t *testing.T) {
 	os.Mkdir(filepath.Join(dir, "htdocs"), 0o755)
 	good := filepath.Join(dir, "good.conf")
 	bad := filepath.Join(dir, "bad.conf")
-	os.WriteFile(good, []byte("document_root = \"htdocs\"\n"), 0o644)
+	os.WriteFile(good, []byte(serveAs(t, dir)+"document_root = \"htdocs\"\n"), 0o644)
 	os.WriteFile(bad, []byte("document_root = \"htdocs\"\n\nmax_clients = 0\nbogus_key = 1\n"), 0o644)
 	tests := []struct {
 		name   string
@@ -105,10 +135,22 @@ func freePort(t *testing.T) string {
 // startProcess runs pwebs with args and waits until addr answers.
 func startProcess(t *testing.T, dir, addr string, args ...string) (*exec.Cmd, *syncBuffer) {
 	t.Helper()
+	return startProcessAs(t, dir, addr, nil, args...)
+}
+
+// nobody is the credential of the user nobody (uid and gid 65534).
+var nobody = &syscall.Credential{Uid: 65534, Gid: 65534}
+
+// startProcessAs is startProcess as the user of cred (nil: this process's).
+func startProcessAs(t *testing.T, dir, addr string, cred *syscall.Credential, args ...string) (*exec.Cmd, *syncBuffer) {
+	t.Helper()
 	stderr := &syncBuffer{}
 	cmd := exec.Command(binary, args...)
 	cmd.Dir = dir
 	cmd.Stderr = stderr
+	if cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -148,6 +190,14 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// execAs prepares pwebs with args, run as the user of cred.
+func execAs(dir string, cred *syscall.Credential, args ...string) *exec.Cmd {
+	cmd := exec.Command(binary, args...)
+	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	return cmd
+}
+
 // tryFetch is fetch that reports failures as status 0.
 func tryFetch(url string) (int, string) {
 	c := &http.Client{Timeout: 2 * time.Second}
@@ -178,7 +228,14 @@ func TestServeFolderWithoutConfig(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "hello.txt"), []byte("hi there"), 0o644)
 	addr := freePort(t)
-	startProcess(t, dir, addr, "-root", ".", "-listen", addr)
+	if asRoot {
+		// Started as root with no config, pwebs refuses to serve; this is
+		// the ordinary user's "serve this folder".
+		openUp(t, dir)
+		startProcessAs(t, dir, addr, nobody, "-root", ".", "-listen", addr)
+	} else {
+		startProcess(t, dir, addr, "-root", ".", "-listen", addr)
+	}
 	if code, body := fetch(t, "http://"+addr+"/hello.txt"); code != 200 || body != "hi there" {
 		t.Errorf("got %d %q", code, body)
 	}
@@ -197,8 +254,9 @@ func TestSignals(t *testing.T) {
 	}
 	addr := freePort(t)
 	conf := filepath.Join(dir, "pwebs.conf")
+	user := serveAs(t, dir)
 	write := func(root string, extra string) {
-		os.WriteFile(conf, []byte(fmt.Sprintf("listen = [%q]\ndocument_root = %q\n%s", addr, root, extra)), 0o644)
+		os.WriteFile(conf, []byte(fmt.Sprintf("%slisten = [%q]\ndocument_root = %q\n%s", user, addr, root, extra)), 0o644)
 	}
 	write("a", "")
 	cmd, stderr := startProcess(t, dir, addr, "-c", conf)
