@@ -105,9 +105,6 @@ type conn struct {
 	site       *site         // the site answering the current request
 	redirects  int           // internal redirects of the current request
 
-	// Parking: the connection's place in the parker's list.
-	inEpoll    bool
-	prev, next *conn
 }
 
 func (s *Server) newConn(nc net.Conn) *conn {
@@ -173,36 +170,27 @@ func (c *conn) serve() {
 // parkDelay.
 const stPark = -2
 
-// park hands the idle connection to the parker and gives back its work.
+// park hands the idle connection to the parker: its socket lives on in
+// the parker's epoll set, and this goroutine, its buffers and its net.Conn
+// go. It reports false if the connection could not be parked.
 func (c *conn) park() bool {
 	p := c.srv.parker
 	if p == nil {
 		return false
 	}
-	w := c.work
-	c.work = nil
-	c.state.Store(stParked)
+	if !c.state.CompareAndSwap(stIdle, stParked) && !c.state.CompareAndSwap(stActive, stParked) {
+		return false // evicted meanwhile
+	}
 	if !p.park(c) {
-		c.work = w
 		c.state.Store(stActive)
 		return false
 	}
-	c.srv.putWork(w)
+	c.srv.track(c, false)
+	c.srv.putWork(c.work)
+	c.work = nil
 	c.srv.stats.Parked.Add(1)
+	c.srv.connWG.Done() // the connection lives on without a goroutine
 	return true
-}
-
-// resume gives a parked connection whose client sent bytes a goroutine
-// again.
-func (c *conn) resume() {
-	c.work = c.srv.workPool.Get().(*work)
-	c.state.Store(stActive)
-	go c.serve()
-}
-
-// closeParked closes a connection taken out of the parker.
-func (c *conn) closeParked() {
-	c.finish()
 }
 
 // finish closes the connection and returns its buffers.

@@ -2,8 +2,11 @@ package serve
 
 import (
 	"errors"
+	"net"
 	"os"
+	"runtime/debug"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -18,24 +21,49 @@ const parkDelay = 50 * time.Millisecond
 // keepalive_timeout.
 const parkSweep = 250 * time.Millisecond
 
-// parker holds idle keep-alive connections with no goroutine and no
-// buffer: each is a file descriptor in an epoll set (as Apache's event MPM
-// parks them in its listener), and becomes a goroutine again when its
-// client sends the next request. The epoll descriptor itself waits in Go's
-// own poller, so no thread blocks on it.
+// Trimming: when at least trimAfter more connections are parked than at
+// the last trim and none has woken for trimQuiet, the memory their
+// goroutines and buffers used is returned to the system (a burst of
+// clients that then sit idle would otherwise keep it in the process).
+const (
+	trimAfter = 1000
+	trimQuiet = time.Second
+	trimEvery = 10 * time.Second
+)
+
+// idleConn is a parked connection: a bare socket descriptor, detached from
+// Go's poller, and the little the connection needs to go on. It holds no
+// goroutine, no buffer and no net.Conn.
+type idleConn struct {
+	fd            int
+	remote, local string
+	nreq          int
+	idleSince     time.Time
+	st            *state
+	prev, next    *idleConn
+}
+
+// parker holds idle keep-alive connections in an epoll set, as Apache's
+// event MPM parks them in its listener, and gives each a goroutine again
+// when its client sends the next request. The epoll descriptor itself waits
+// in Go's own poller, so no thread blocks on it.
 type parker struct {
 	srv  *Server
 	epfd *os.File
 	fd   int
 
 	mu     sync.Mutex
-	byFD   map[int32]*conn
-	head   *conn // parked connections, oldest first
-	tail   *conn
+	byFD   map[int32]*idleConn
+	head   *idleConn // oldest first
+	tail   *idleConn
 	closed bool
 
 	done chan struct{}
 	wg   sync.WaitGroup
+
+	lastWake    time.Time
+	lastTrim    time.Time
+	trimmedWith int // connections parked at the last trim
 }
 
 func newParker(s *Server) (*parker, error) {
@@ -51,7 +79,7 @@ func newParker(s *Server) (*parker, error) {
 		srv:  s,
 		fd:   fd,
 		epfd: os.NewFile(uintptr(fd), "pwebs-epoll"),
-		byFD: make(map[int32]*conn),
+		byFD: make(map[int32]*idleConn),
 		done: make(chan struct{}),
 	}
 	p.wg.Add(1)
@@ -59,67 +87,87 @@ func newParker(s *Server) (*parker, error) {
 	return p, nil
 }
 
-// park takes an idle connection whose goroutine is about to end. It
-// reports false if the connection cannot be parked (it must then be
-// closed).
+// park detaches the connection's socket from its net.Conn and adds it to
+// the epoll set. It reports false if it could not (the connection must
+// then go on as it is); on true, the connection's goroutine ends and the
+// net.Conn is closed, the socket living on as an idleConn.
 func (p *parker) park(c *conn) bool {
-	if c.fd < 0 {
+	sc, ok := c.nc.(syscallConner)
+	if !ok {
 		return false
 	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	nfd := -1
+	rc.Control(func(fd uintptr) {
+		nfd, _ = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
+	})
+	if nfd < 0 {
+		return false
+	}
+	ic := &idleConn{fd: nfd, remote: c.remote, local: c.local, nreq: c.nreq, idleSince: c.idleSince, st: c.st}
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.closed {
+		p.mu.Unlock()
+		unix.Close(nfd)
 		return false
 	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: int32(c.fd)}
-	op := unix.EPOLL_CTL_MOD
-	if !c.inEpoll {
-		op = unix.EPOLL_CTL_ADD
-	}
-	if err := unix.EpollCtl(p.fd, op, c.fd, &ev); err != nil {
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: int32(nfd)}
+	if err := unix.EpollCtl(p.fd, unix.EPOLL_CTL_ADD, nfd, &ev); err != nil {
+		p.mu.Unlock()
+		unix.Close(nfd)
 		return false
 	}
-	c.inEpoll = true
-	p.byFD[int32(c.fd)] = c
-	c.prev, c.next = p.tail, nil
+	p.byFD[int32(nfd)] = ic
+	ic.prev = p.tail
 	if p.tail != nil {
-		p.tail.next = c
+		p.tail.next = ic
 	} else {
-		p.head = c
+		p.head = ic
 	}
-	p.tail = c
+	p.tail = ic
+	p.mu.Unlock()
+	// Go's descriptor goes; the socket stays open through ours.
+	c.nc.Close()
 	return true
 }
 
-// unlink removes c from the list; p.mu is held.
-func (p *parker) unlink(c *conn) {
-	if c.prev != nil {
-		c.prev.next = c.next
+type syscallConner interface {
+	SyscallConn() (syscall.RawConn, error)
+}
+
+// unlink removes ic from the set and the list; p.mu is held.
+func (p *parker) unlink(ic *idleConn) {
+	if ic.prev != nil {
+		ic.prev.next = ic.next
 	} else {
-		p.head = c.next
+		p.head = ic.next
 	}
-	if c.next != nil {
-		c.next.prev = c.prev
+	if ic.next != nil {
+		ic.next.prev = ic.prev
 	} else {
-		p.tail = c.prev
+		p.tail = ic.prev
 	}
-	c.prev, c.next = nil, nil
-	delete(p.byFD, int32(c.fd))
+	ic.prev, ic.next = nil, nil
+	delete(p.byFD, int32(ic.fd))
+	unix.EpollCtl(p.fd, unix.EPOLL_CTL_DEL, ic.fd, nil)
 }
 
 // take removes and returns the connection parked on fd, if any.
-func (p *parker) take(fd int32) *conn {
+func (p *parker) take(fd int32) *idleConn {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	c := p.byFD[fd]
-	if c != nil {
-		p.unlink(c)
+	ic := p.byFD[fd]
+	if ic != nil {
+		p.unlink(ic)
 	}
-	return c
+	return ic
 }
 
-// loop wakes parked connections whose clients sent something, and closes
-// those idle past keepalive_timeout.
+// loop wakes parked connections whose clients sent something (or left),
+// and closes those idle past keepalive_timeout.
 func (p *parker) loop() {
 	defer p.wg.Done()
 	rc, err := p.epfd.SyscallConn()
@@ -152,9 +200,13 @@ func (p *parker) loop() {
 			}
 		})
 		for _, fd := range ready {
-			if c := p.take(fd); c != nil {
-				c.resume()
+			if ic := p.take(fd); ic != nil {
+				p.srv.revive(ic)
 			}
+		}
+		now := time.Now()
+		if len(ready) > 0 {
+			p.lastWake = now
 		}
 		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 			select {
@@ -164,43 +216,58 @@ func (p *parker) loop() {
 			}
 			return
 		}
-		p.expire(time.Now())
+		p.expire(now)
+		p.maybeTrim(now)
 	}
 }
 
 // expire closes parked connections idle for longer than their keep-alive
 // timeout.
 func (p *parker) expire(now time.Time) {
-	var old []*conn
+	var old []*idleConn
 	p.mu.Lock()
-	for c := p.head; c != nil; {
-		next := c.next
-		if now.Before(c.idleSince.Add(c.st.cfg.KeepaliveTimeout.Duration)) {
+	for ic := p.head; ic != nil; {
+		next := ic.next
+		if now.Before(ic.idleSince.Add(ic.st.cfg.KeepaliveTimeout.Duration)) {
 			break
 		}
-		p.unlink(c)
-		old = append(old, c)
-		c = next
+		p.unlink(ic)
+		old = append(old, ic)
+		ic = next
 	}
 	p.mu.Unlock()
-	for _, c := range old {
-		c.closeParked()
+	for _, ic := range old {
+		p.srv.closeIdleConn(ic)
 	}
+}
+
+// maybeTrim returns freed memory to the system after a burst of
+// connections went idle.
+func (p *parker) maybeTrim(now time.Time) {
+	n := p.count()
+	if n < p.trimmedWith {
+		p.trimmedWith = n
+	}
+	if n-p.trimmedWith < trimAfter || now.Sub(p.lastWake) < trimQuiet || now.Sub(p.lastTrim) < trimEvery {
+		return
+	}
+	p.lastTrim, p.trimmedWith = now, n
+	debug.FreeOSMemory()
 }
 
 // evict closes up to n parked connections, oldest first, to make room
 // under max_connections. It returns how many it closed.
 func (p *parker) evict(n int) int {
-	var old []*conn
+	var old []*idleConn
 	p.mu.Lock()
 	for p.head != nil && len(old) < n {
-		c := p.head
-		p.unlink(c)
-		old = append(old, c)
+		ic := p.head
+		p.unlink(ic)
+		old = append(old, ic)
 	}
 	p.mu.Unlock()
-	for _, c := range old {
-		c.closeParked()
+	for _, ic := range old {
+		p.srv.closeIdleConn(ic)
 	}
 	return len(old)
 }
@@ -226,4 +293,27 @@ func (p *parker) close() {
 	p.wg.Wait()
 	p.evict(1 << 30)
 	p.epfd.Close()
+}
+
+// revive gives a parked connection whose client sent bytes (or closed) a
+// net.Conn and a goroutine again.
+func (s *Server) revive(ic *idleConn) {
+	f := os.NewFile(uintptr(ic.fd), "")
+	nc, err := net.FileConn(f) // a new descriptor of the same socket
+	f.Close()
+	if err != nil {
+		<-s.connSlots
+		return
+	}
+	c := s.newConn(nc)
+	c.remote, c.local = ic.remote, ic.local
+	c.nreq, c.idleSince = ic.nreq, ic.idleSince
+	s.connWG.Add(1)
+	go c.serve()
+}
+
+// closeIdleConn closes a parked connection.
+func (s *Server) closeIdleConn(ic *idleConn) {
+	unix.Close(ic.fd)
+	<-s.connSlots
 }
