@@ -43,8 +43,8 @@ func ParseTypes(name string, data []byte) (*Types, error) {
 			continue
 		}
 		for _, ext := range fields[1:] {
-			ext = strings.ToLower(strings.TrimPrefix(ext, "."))
-			if ext == "" || len(ext) > maxMimeExt || strings.ContainsAny(ext, "/\\") {
+			ext = asciiLower(strings.TrimPrefix(ext, "."))
+			if ext == "" || len(ext) > maxMimeExt || strings.ContainsAny(ext, "./\\") || strings.ContainsFunc(ext, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 				errs = append(errs, fmt.Sprintf("%s:%d: invalid extension %q", name, line, ext))
 				continue
 			}
@@ -58,6 +58,15 @@ func ParseTypes(name string, data []byte) (*Types, error) {
 		return nil, fmt.Errorf("%s", strings.Join(errs, "\n"))
 	}
 	return t, nil
+}
+
+// asciiLower lowers ASCII letters only, as Lookup does.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		b[i] = lower[c]
+	}
+	return string(b)
 }
 
 // validMediaType reports whether s looks like "type/subtype" made of token
