@@ -97,6 +97,7 @@ type conn struct {
 	state      atomic.Int32
 	rdl, wdl   time.Time // read and write deadlines in force
 	closeAfter bool      // close once the current response is out
+	linger     bool      // the client may still be sending: close gently
 	broken     bool      // a write failed: the client is gone
 	nreq       int
 	firstByte  time.Time     // when the current request's first byte arrived
@@ -193,10 +194,23 @@ func (c *conn) park() bool {
 	return true
 }
 
+// Lingering close: after answering a request whose body was not read (a
+// 413, a malformed request), the connection is closed for writing and what
+// the client still sends is read and dropped for a while, so that closing
+// with unread data does not reset the connection and lose the answer at
+// the client's end (as Apache's and nginx's lingering close do).
+const (
+	lingerTime    = 10 * time.Second // in all
+	lingerTimeout = 2 * time.Second  // between two reads
+)
+
 // finish closes the connection and returns its buffers.
 func (c *conn) finish() {
 	if p := recover(); p != nil {
 		c.srv.log.Error("panic serving connection", "client", c.remote, "panic", p, "stack", string(debug.Stack()))
+	}
+	if c.linger && !c.broken {
+		c.lingeringClose()
 	}
 	c.nc.Close()
 	c.srv.track(c, false)
@@ -206,6 +220,35 @@ func (c *conn) finish() {
 	}
 	<-c.srv.connSlots
 	c.srv.connWG.Done()
+}
+
+// lingeringClose half-closes the connection and drains what the client
+// still sends until it closes too, stops for lingerTimeout, or lingerTime
+// has passed. No slot is held meanwhile.
+func (c *conn) lingeringClose() {
+	tc, ok := c.nc.(*net.TCPConn)
+	if !ok || c.work == nil {
+		return
+	}
+	if tc.CloseWrite() != nil {
+		return
+	}
+	end := time.Now().Add(lingerTime)
+	buf := c.rbuf[:cap(c.rbuf)]
+	for {
+		now := time.Now()
+		if !now.Before(end) {
+			return
+		}
+		next := now.Add(lingerTimeout)
+		if next.After(end) {
+			next = end
+		}
+		tc.SetReadDeadline(next)
+		if _, err := tc.Read(buf); err != nil {
+			return
+		}
+	}
 }
 
 // putWork returns a connection's work to the pool, trimmed to its usual

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -134,6 +135,11 @@ func TestMalformedCloses(t *testing.T) {
 		{"big headers", "GET / HTTP/1.1\r\nHost: x\r\n" + strings.Repeat("X-A: "+strings.Repeat("b", 100)+"\r\n", 30) + "\r\n", "431"},
 		{"http2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "505"},
 		{"unknown coding", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", "501"},
+		{"too many headers", "GET / HTTP/1.1\r\nHost: x\r\n" + strings.Repeat("X-A: b\r\n", 101) + "\r\n", "431"},
+		{"body over the limit", "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n", "413"},
+		{"TE in HTTP/1.0", "POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "400"},
+		{"bare CR", "GET / HTTP/1.1\r\nHost: x\rX: y\r\n\r\n", "400"},
+		{"chunk size overflow", "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n", "400"},
 	}
 	setHook(t, echoHook)
 	for _, tt := range tests {
@@ -444,5 +450,30 @@ func TestParkedConnection(t *testing.T) {
 	}
 	if d := time.Since(start); d < 300*time.Millisecond {
 		t.Errorf("closed after %v, before keepalive_timeout", d)
+	}
+}
+
+// TestLingeringClose sends a big body that is refused, and reads the
+// answer only once it has sent it all: the 413 must still be there, not
+// lost to a connection reset.
+func TestLingeringClose(t *testing.T) {
+	ts := startServer(t, "max_body_bytes = \"1KiB\"\n", siteFiles)
+	setHook(t, echoHook)
+	for i := 0; i < 3; i++ {
+		rc := ts.dial()
+		rc.nc.Write([]byte("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3000000\r\n\r\n"))
+		chunk := make([]byte, 64<<10)
+		for sent := 0; sent < 3000000; sent += len(chunk) {
+			if _, err := rc.nc.Write(chunk); err != nil {
+				t.Fatalf("round %d: writing the body: %v", i, err)
+			}
+		}
+		resp, err := http.ReadResponse(rc.br, nil)
+		if err != nil {
+			t.Fatalf("round %d: %v", i, err)
+		}
+		if resp.StatusCode != 413 {
+			t.Fatalf("round %d: status %d", i, resp.StatusCode)
+		}
 	}
 }

@@ -45,8 +45,13 @@ func (c *conn) serveRequest() {
 		}
 		c.dispatch()
 	}()
-	if !c.bodyReader.discard() {
+	// What the handler left of the body is read and dropped, unless the
+	// connection closes anyway.
+	if !c.closeAfter && !c.broken && !c.bodyReader.discard() {
 		c.closeAfter = true
+	}
+	if c.closeAfter && !c.bodyReader.done {
+		c.linger = true
 	}
 	c.srv.stats.Requests.Add(1)
 	c.logRequest()
@@ -101,6 +106,7 @@ func (c *conn) answerMalformed(status int) {
 	if c.nreq == 0 && c.rend == 0 {
 		return
 	}
+	c.linger = true
 	// The head may be partly parsed: log the raw first line, not fields.
 	line := firstLine(c.rbuf[c.rpos:c.rend])
 	c.req.reset()
@@ -136,7 +142,14 @@ func (c *conn) dispatch() {
 	c.pathBuf = clean
 	host := r.host
 	if r.absHost != nil {
+		// An absolute-form target names the host (RFC 9112 3.2.2). pwebs
+		// is not a proxy: a host it does not serve, or https, gets 421.
 		host = r.absHost
+		if !c.st.knownHost(host) || hasPrefixFold(r.Target, "https:") {
+			c.srv.log.Info("misdirected request for "+string(r.Target)+": pwebs is not a proxy", "client", c.remote)
+			c.writeError(421)
+			return
+		}
 	}
 	s := c.st.siteFor(host)
 	c.site = s

@@ -9,6 +9,7 @@ import (
 	"github.com/pwebs/pwebs/cache"
 	"github.com/pwebs/pwebs/cgi"
 	"log/slog"
+	"net"
 	"os"
 	"sort"
 	"strings"
@@ -216,6 +217,24 @@ func (st *state) siteFor(host []byte) *site {
 		return s
 	}
 	return st.def
+}
+
+// knownHost reports whether a host (with or without a port) is one this
+// server answers for as itself: a vhost name, server_name, localhost, or
+// an IP address (a request to an address reached this server).
+func (st *state) knownHost(host []byte) bool {
+	name, _ := splitHost(host)
+	name = strings.TrimSuffix(strings.ToLower(name), ".")
+	if name == "localhost" || name == strings.ToLower(st.cfg.ServerName) {
+		return true
+	}
+	if _, ok := st.byHost[name]; ok {
+		return true
+	}
+	if strings.HasPrefix(name, "[") && strings.HasSuffix(name, "]") {
+		name = name[1 : len(name)-1]
+	}
+	return net.ParseIP(name) != nil
 }
 
 func lastIndexByte(b []byte, c byte) int {

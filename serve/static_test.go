@@ -476,6 +476,18 @@ index = ["start.html"]
 	if !strings.HasSuffix(raw, "blog") {
 		t.Errorf("absolute-form target: %q", raw)
 	}
+	for target, want := range map[string]string{
+		"http://127.0.0.1/digits.txt": "404", // an address of this server: served (no such file here)
+		"http://localhost:8080/":      "200",
+		"http://evil.example/":        "421", // pwebs is not a proxy
+		"https://blog.example/":       "421",
+		"HTTP://BLOG.EXAMPLE./":       "200",
+	} {
+		raw := ts.roundTrip("GET " + target + " HTTP/1.1\r\nHost: blog.example\r\nConnection: close\r\n\r\n")
+		if statusOfRaw(raw) != want {
+			t.Errorf("%s: status %s, want %s", target, statusOfRaw(raw), want)
+		}
+	}
 }
 
 // startServerWith is startServer with files laid out from the config's
