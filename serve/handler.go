@@ -327,7 +327,7 @@ func statusOf(err error) int {
 		return 404
 	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EACCES):
 		return 403
-	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE):
+	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE), errors.Is(err, errRootMissing):
 		return 503
 	}
 	// os.Root reports a path that escapes it (a symlink leading out) with

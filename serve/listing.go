@@ -105,7 +105,7 @@ func (c *conn) serveDir(s *site, p []byte, dir *os.File, tok cache.Token) {
 	rel := relPath(p)
 	var absent []string
 	for _, name := range s.index {
-		f, err := s.root.Open(joinRel(rel, name))
+		f, err := s.fs().Open(joinRel(rel, name))
 		if err != nil {
 			absent = append(absent, filepath.Join(s.dir, filepath.FromSlash(joinRel(rel, name))))
 			continue
@@ -254,7 +254,7 @@ func readListing(s *site, rel string, dir *os.File, max int) (*listing, error) {
 			}
 			if fi.Mode()&fs.ModeSymlink != 0 {
 				// Show what the link leads to, if it stays inside the root.
-				if tfi, serr := s.root.Stat(joinRel(rel, name)); serr == nil {
+				if tfi, serr := s.fs().Stat(joinRel(rel, name)); serr == nil {
 					fi = tfi
 				} else {
 					continue

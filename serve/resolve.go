@@ -1,8 +1,11 @@
 package serve
 
 import (
+	"errors"
+	"fmt"
 	"io/fs"
 	"os"
+	"time"
 )
 
 // open is the one path resolver: it opens the file or folder a clean URL
@@ -14,9 +17,18 @@ func (s *site) open(p []byte) (*os.File, fs.FileInfo, error) {
 	if s.stats != nil {
 		s.stats.Opens.Add(1)
 	}
-	f, err := s.root.Open(relPath(p))
+	f, err := s.fs().Open(relPath(p))
 	if err != nil {
-		return nil, nil, err
+		if errors.Is(err, fs.ErrNotExist) {
+			// The document root itself may be gone, or replaced.
+			if rerr := s.checkRoot(); rerr != nil {
+				return nil, nil, rerr
+			}
+			f, err = s.fs().Open(relPath(p))
+		}
+		if err != nil {
+			return nil, nil, err
+		}
 	}
 	fi, err := f.Stat()
 	if err != nil {
@@ -38,10 +50,48 @@ func resolveRaw(root *os.Root, scratch []byte, raw []byte) (*os.File, int) {
 	if hiddenPath(clean) {
 		return nil, 403
 	}
-	s := &site{root: root}
+	s := &site{}
+	s.root.Store(root)
 	f, _, err := s.open(clean)
 	if err != nil {
 		return nil, statusOf(err)
 	}
 	return f, 200
+}
+
+// fs returns the site's open document root.
+func (s *site) fs() *os.Root { return s.root.Load() }
+
+// errRootMissing is returned when a document root no longer exists.
+var errRootMissing = errors.New("serve: the document root is missing")
+
+// checkRoot looks at the document root when a file was not found in it:
+// when the folder was removed, that is errRootMissing (a 503, and an error
+// log line); when a new folder took its place (deleted and made again,
+// renamed over), the root is opened again so that it is served.
+func (s *site) checkRoot() error {
+	if s.dir == "" {
+		return nil
+	}
+	byPath, err := os.Stat(s.dir)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", errRootMissing, s.dir, err)
+	}
+	open, err := s.fs().Stat(".")
+	if err == nil && os.SameFile(byPath, open) {
+		return nil // the root is fine: the file is simply missing
+	}
+	s.rootMu.Lock()
+	defer s.rootMu.Unlock()
+	if cur, err := s.fs().Stat("."); err == nil && os.SameFile(byPath, cur) {
+		return nil // reopened meanwhile
+	}
+	root, err := os.OpenRoot(s.dir)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", errRootMissing, s.dir, err)
+	}
+	old := s.root.Swap(root)
+	// Requests that still use the old root finish with it first.
+	time.AfterFunc(time.Minute, func() { old.Close() })
+	return nil
 }

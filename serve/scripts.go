@@ -109,7 +109,7 @@ func (c *conn) scriptAt(s *site, p, info []byte) (*script, bool) {
 // it may be a script that takes the rest as PATH_INFO. Anything else is
 // the original error (404).
 func (c *conn) servePathInfo(s *site, p []byte, openErr error, tok cache.Token) {
-	if file, info, fi, ok := splitPathInfo(s.root, p); ok {
+	if file, info, fi, ok := splitPathInfo(s.fs(), p); ok {
 		if sc, ok := c.scriptAt(s, file, info); ok {
 			c.runScript(s, sc, 0)
 			return

@@ -432,13 +432,13 @@ func (r *ssiRun) resolveSub(uri string) (*subTarget, string, error) {
 	s := r.s
 	f, fi, err := s.open(clean)
 	if err != nil {
-		if file, info, ffi, ok := splitPathInfo(s.root, clean); ok {
+		if file, info, ffi, ok := splitPathInfo(s.fs(), clean); ok {
 			abs := s.absPath(file)
 			if r.st.cgi != nil && r.st.cgi.IsScript(abs, false) {
 				return &subTarget{p: file, sc: &script{file: abs, name: file, pathInfo: info, docRoot: s.dir, prefixDir: s.dir}}, query, nil
 			}
 			if r.st.isSSI(abs, ffi) {
-				f, err := s.root.Open(relPath(file))
+				f, err := s.fs().Open(relPath(file))
 				if err == nil {
 					return &subTarget{p: file, file: abs, f: f, fi: ffi, pathInfo: info}, query, nil
 				}

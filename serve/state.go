@@ -3,6 +3,7 @@ package serve
 import (
 	"bytes"
 	"fmt"
+	"sync/atomic"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 
@@ -43,7 +44,8 @@ type site struct {
 	id           byte   // index in state.sites, the first byte of cache keys
 	name         string // the first vhost name, or the server name
 	dir          string // the document root, absolute
-	root         *os.Root
+	root         atomic.Pointer[os.Root]
+	rootMu       sync.Mutex // serialises reopening the root
 	index        []string
 	listing      bool
 	defaultType  string
@@ -154,18 +156,19 @@ func newSite(id byte, name, dir string, cfg *Config, stats *Stats) (*site, error
 	if err != nil {
 		return nil, fmt.Errorf("document_root: %w", err)
 	}
-	return &site{
+	s := &site{
 		id:           id,
 		name:         name,
 		dir:          dir,
-		root:         root,
 		index:        cfg.Index,
 		listing:      cfg.Listing,
 		defaultType:  cfg.DefaultType,
 		serverAdmin:  cfg.ServerAdmin,
 		maxBodyBytes: int64(cfg.MaxBodyBytes),
 		stats:        stats,
-	}, nil
+	}
+	s.root.Store(root)
+	return s, nil
 }
 
 // close releases the roots; requests still using them get errors, so it
@@ -173,7 +176,7 @@ func newSite(id byte, name, dir string, cfg *Config, stats *Stats) (*site, error
 func (st *state) close() {
 	st.closeOnce.Do(func() {
 		for _, s := range st.sites {
-			s.root.Close()
+			s.fs().Close()
 		}
 		if st.cache != nil {
 			st.cache.Close()
