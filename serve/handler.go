@@ -76,25 +76,29 @@ func (c *conn) recoverHandler() {
 
 // acquireSlot waits for a max_clients slot, at most queue_timeout.
 func (c *conn) acquireSlot() bool {
+	slots := c.st.slots
+	c.slot = slots
 	select {
-	case c.srv.slots <- struct{}{}:
+	case slots <- struct{}{}:
 		return true
 	default:
 	}
-	c.srv.logFull("server reached max_clients (%d); requests are queued", cap(c.srv.slots))
+	c.srv.logFull("server reached max_clients (%d); requests are queued", cap(slots))
 	start := time.Now()
 	t := time.NewTimer(c.st.cfg.QueueTimeout.Duration)
 	defer t.Stop()
 	defer func() { c.queued = time.Since(start) }()
 	select {
-	case c.srv.slots <- struct{}{}:
+	case slots <- struct{}{}:
 		return true
 	case <-t.C:
 		return false
 	}
 }
 
-func (c *conn) releaseSlot() { <-c.srv.slots }
+// releaseSlot frees the slot taken, in the queue it was taken from (a
+// reload that changed max_clients makes a new one).
+func (c *conn) releaseSlot() { <-c.slot }
 
 // answerMalformed answers a request that could not be parsed, and logs it.
 func (c *conn) answerMalformed(status int) {

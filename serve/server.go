@@ -50,9 +50,6 @@ type Server struct {
 	closing   bool
 	done      chan struct{} // closed by Shutdown
 
-	// slots bounds requests being served (max_clients); a channel's
-	// blocked senders are woken in FIFO order.
-	slots chan struct{}
 	// connSlots bounds open connections (max_connections).
 	connSlots chan struct{}
 	maxConns  int
@@ -109,7 +106,6 @@ func New(cfg *Config, logs Logs) (*Server, error) {
 		cgis:   nil,
 		conns:  make(map[*conn]struct{}),
 		done:   make(chan struct{}),
-		slots:  make(chan struct{}, cfg.MaxClients),
 	}
 	h, err := cgi.New(cfg.CGI, log)
 	if err != nil {
@@ -121,6 +117,7 @@ func New(cfg *Config, logs Logs) (*Server, error) {
 		h.Close()
 		return nil, err
 	}
+	st.slots = make(chan struct{}, cfg.MaxClients)
 	s.maxConns = cfg.MaxConnections
 	if s.maxConns == 0 {
 		s.maxConns = derivedMaxConnections()
@@ -424,6 +421,11 @@ func (s *Server) Reload(cfg *Config) error {
 	st, err := newState(cfg, s.log, &s.stats, h)
 	if err != nil {
 		return err
+	}
+	st.slots = s.state.Load().slots
+	if cfg.MaxClients != cap(st.slots) {
+		// Requests in flight give their slots back to the old queue.
+		st.slots = make(chan struct{}, cfg.MaxClients)
 	}
 	old := s.state.Swap(st)
 	// Requests in flight may still use the old state's roots for a while.

@@ -32,6 +32,9 @@ type state struct {
 	// cgi runs scripts; aliases are the [cgi] dirs, longest prefix first.
 	cgi     *cgi.Handler
 	aliases []*alias
+	// slots bounds the requests being served (max_clients); a channel's
+	// blocked senders are woken in FIFO order.
+	slots chan struct{}
 	// pages holds SSI parse trees by file.
 	pages *lru.Cache[string, *parsedPage]
 
