@@ -90,7 +90,6 @@ type conn struct {
 	srv    *Server
 	st     *state
 	nc     net.Conn
-	fd     int    // the socket's descriptor, for parking; -1 if unknown
 	remote string // "ip:port"
 	local  string
 
@@ -109,24 +108,36 @@ type conn struct {
 
 }
 
+// newConn wraps an accepted connection.
 func (s *Server) newConn(nc net.Conn) *conn {
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+	return s.wrapConn(nc, addrString(nc.RemoteAddr()), addrString(nc.LocalAddr()))
+}
+
+// wrapConn makes the conn of a socket whose addresses are known (a parked
+// connection woken up: its peer may already have gone, and with it the
+// address the kernel would tell).
+func (s *Server) wrapConn(nc net.Conn, remote, local string) *conn {
 	c := &conn{
 		srv:    s,
 		st:     s.state.Load(),
 		nc:     nc,
-		fd:     -1,
-		remote: nc.RemoteAddr().String(),
-		local:  nc.LocalAddr().String(),
-	}
-	if tc, ok := nc.(*net.TCPConn); ok {
-		tc.SetNoDelay(true)
-		if rc, err := tc.SyscallConn(); err == nil {
-			rc.Control(func(fd uintptr) { c.fd = int(fd) })
-		}
+		remote: remote,
+		local:  local,
 	}
 	c.work = s.workPool.Get().(*work)
 	s.track(c, true)
 	return c
+}
+
+// addrString is a.String(), or "" for no address.
+func addrString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
 }
 
 // serve reads and answers requests until the connection ends or is

@@ -439,6 +439,19 @@ func TestParkedConnection(t *testing.T) {
 	// The client closing a parked connection frees it.
 	rc.nc.Close()
 	waitFor(t, "the parked connection to be released", func() bool { return ts.srv.parker.count() == 0 })
+	// So does a reset: the woken connection has no peer address any more.
+	for i := 0; i < 20; i++ {
+		rc := ts.dial()
+		rc.send("GET /digits.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+		rc.read("GET")
+		waitFor(t, "parked", func() bool { return ts.srv.parker.count() == 1 })
+		rc.nc.(*net.TCPConn).SetLinger(0)
+		rc.nc.Close()
+		waitFor(t, "released after a reset", func() bool { return ts.srv.parker.count() == 0 })
+	}
+	if resp, _ := ts.get("/digits.txt"); resp.StatusCode != 200 {
+		t.Fatalf("not serving after resets of parked connections")
+	}
 	// keepalive_timeout applies to parked connections too.
 	ts2 := startServer(t, "keepalive_timeout = \"400ms\"\n", siteFiles)
 	rc = ts2.dial()

@@ -305,8 +305,7 @@ func (s *Server) revive(ic *idleConn) {
 		<-s.connSlots
 		return
 	}
-	c := s.newConn(nc)
-	c.remote, c.local = ic.remote, ic.local
+	c := s.wrapConn(nc, ic.remote, ic.local)
 	c.nreq, c.idleSince = ic.nreq, ic.idleSince
 	s.connWG.Add(1)
 	go c.serve()
