@@ -155,3 +155,21 @@ func BenchmarkCachedHitLogged(b *testing.B) {
 	ts.get("/1k.txt")
 	benchRequests(b, ts, "GET /1k.txt HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: wrk\r\n\r\n")
 }
+
+// ssiBenchFiles is the bench's SSI page: three include virtual and an echo.
+var ssiBenchFiles = map[string]string{
+	"ssi.shtml": "<html><body>\n<!--#include virtual=\"/inc/a.html\" -->\n<!--#include virtual=\"/inc/b.html\" -->\n" +
+		"<!--#include virtual=\"/inc/c.html\" -->\n<p><!--#echo var=\"DOCUMENT_URI\" --></p>\n</body></html>\n",
+	"inc/a.html": "<h1>A</h1>\n", "inc/b.html": "<p>B</p>\n", "inc/c.html": "<p>C</p>\n",
+}
+
+func BenchmarkSSIUncached(b *testing.B) {
+	ts := startServer(b, "[cache]\nenabled = false\n", ssiBenchFiles)
+	benchRequests(b, ts, "GET /ssi.shtml HTTP/1.1\r\nHost: x\r\n\r\n")
+}
+
+func BenchmarkSSICached(b *testing.B) {
+	ts := startServer(b, "", ssiBenchFiles)
+	ts.get("/ssi.shtml")
+	benchRequests(b, ts, "GET /ssi.shtml HTTP/1.1\r\nHost: x\r\n\r\n")
+}

@@ -212,7 +212,7 @@ func (c *conn) fill() error {
 		}
 	}
 	c.setReadDeadline(time.Now().Add(c.st.cfg.BodyTimeout.Duration))
-	n, err := c.nc.Read(c.rbuf[c.rend:])
+	n, err := c.read(c.rbuf[c.rend:])
 	c.rend += n
 	if n > 0 {
 		return nil
@@ -243,7 +243,7 @@ func (c *conn) readBody(p []byte) (int, error) {
 		return n, nil
 	}
 	c.setReadDeadline(time.Now().Add(c.st.cfg.BodyTimeout.Duration))
-	n, err := c.nc.Read(p)
+	n, err := c.read(p)
 	if n > 0 {
 		return n, nil
 	}

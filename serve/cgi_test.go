@@ -138,11 +138,17 @@ header("Location: /digits.txt");
 
 func startCGIServer(t *testing.T, extra string) *testServer {
 	t.Helper()
+	return startCGIServerTop(t, "", extra)
+}
+
+// startCGIServerTop is startCGIServer with top-level keys too.
+func startCGIServerTop(t *testing.T, top, extra string) *testServer {
+	t.Helper()
 	files := map[string]string{"htdocs/digits.txt": "0123456789"}
 	for k, v := range scripts {
 		files[k] = v
 	}
-	ts := startServerWith(t, cgiConf(extra), files)
+	ts := startServerWith(t, top+cgiConf(extra), files)
 	for name := range scripts {
 		if name != "htdocs/noexec.cgi" && !strings.HasSuffix(name, ".php") && !strings.HasSuffix(name, ".pl") && !strings.HasSuffix(name, ".py") {
 			must(t, os.Chmod(filepath.Join(ts.dir, name), 0o755))
@@ -478,11 +484,7 @@ func TestPHP(t *testing.T) {
 		t.Errorf("php: %d %q, want %q", resp.StatusCode, body, want)
 	}
 	// index.php as a folder's index: REQUEST_URI stays the folder's.
-	tsi := startCGIServer(t, "")
-	tsi.srv.state.Load().cfg.Index = append(tsi.srv.state.Load().cfg.Index, "index.php")
-	for _, s := range tsi.srv.state.Load().sites {
-		s.index = append(s.index, "index.php")
-	}
+	tsi := startCGIServerTop(t, "index = [\"index.html\", \"index.php\"]\n", "")
 	resp, body = tsi.get("/blog/?x=z")
 	if want := "php self=/blog/index.php script=/blog/index.php uri=/blog/?x=z info= get=z\n"; resp.StatusCode != 200 || body != want {
 		t.Errorf("index.php: %d %q, want %q", resp.StatusCode, body, want)

@@ -90,6 +90,7 @@ type conn struct {
 	srv    *Server
 	st     *state
 	nc     net.Conn
+	raw    rawIO
 	remote string // "ip:port"
 	local  string
 
@@ -108,11 +109,8 @@ type conn struct {
 
 }
 
-// newConn wraps an accepted connection.
+// newConn wraps an accepted connection (Go has set TCP_NODELAY on it).
 func (s *Server) newConn(nc net.Conn) *conn {
-	if tc, ok := nc.(*net.TCPConn); ok {
-		tc.SetNoDelay(true)
-	}
 	return s.wrapConn(nc, addrString(nc.RemoteAddr()), addrString(nc.LocalAddr()))
 }
 
@@ -127,6 +125,7 @@ func (s *Server) wrapConn(nc net.Conn, remote, local string) *conn {
 		remote: remote,
 		local:  local,
 	}
+	c.raw.init(nc)
 	c.work = s.workPool.Get().(*work)
 	s.track(c, true)
 	return c
@@ -407,7 +406,7 @@ func (c *conn) readRequest() int {
 		} else {
 			c.setReadDeadline(c.firstByte.Add(cfg.HeaderTimeout.Duration))
 		}
-		n, err := c.nc.Read(c.rbuf[c.rend:])
+		n, err := c.read(c.rbuf[c.rend:])
 		if n > 0 {
 			c.idleSince = time.Time{}
 		}
@@ -461,7 +460,7 @@ func (c *conn) flush() bool {
 		return false
 	}
 	c.setWriteDeadline(time.Now())
-	_, err := c.nc.Write(c.wbuf)
+	_, err := c.write(c.wbuf, nil)
 	c.wbuf = c.wbuf[:0]
 	if err != nil {
 		c.broken = true
@@ -477,10 +476,7 @@ func (c *conn) writeBody(body []byte) bool {
 		return false
 	}
 	c.setWriteDeadline(time.Now())
-	c.bufs[0], c.bufs[1] = c.wbuf, body
-	c.nb = c.bufs[:]
-	_, err := c.nb.WriteTo(c.nc)
-	c.bufs[0], c.bufs[1] = nil, nil
+	_, err := c.write(c.wbuf, body)
 	c.wbuf = c.wbuf[:0]
 	if err != nil {
 		c.broken = true

@@ -28,8 +28,8 @@ func (c *conn) writeText(status int, body string) {
 
 // setHook installs testHook for one test.
 func setHook(t *testing.T, h func(c *conn) bool) {
-	testHook = h
-	t.Cleanup(func() { testHook = nil })
+	testHook.Store(&h)
+	t.Cleanup(func() { testHook.Store(nil) })
 }
 
 // echoHook answers /echo with the request body it read.

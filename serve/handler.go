@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"runtime/debug"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -122,12 +123,12 @@ func (c *conn) answerMalformed(status int) {
 
 // testHook, when a test sets it, sees every request first; it returns true
 // when it answered the request itself. It is nil outside tests.
-var testHook func(c *conn) bool
+var testHook atomic.Pointer[func(c *conn) bool]
 
 // dispatch routes the request: a cached hit, a file, a folder.
 func (c *conn) dispatch() {
 	r := &c.req
-	if testHook != nil && testHook(c) {
+	if h := testHook.Load(); h != nil && (*h)(c) {
 		return
 	}
 	if len(r.rawPath) == 1 && r.rawPath[0] == '*' {
@@ -337,7 +338,7 @@ func statusOf(err error) int {
 	// os.Root reports a path that escapes it (a symlink leading out) with
 	// an error of its own.
 	var pe *os.PathError
-	if errors.As(err, &pe) && pe.Err != nil && pe.Err.Error() == "path escapes from parent" {
+	if errors.As(err, &pe) && pe.Err != nil && (pe.Err == errPathEscapes || pe.Err.Error() == "path escapes from parent") {
 		return 404
 	}
 	return 500

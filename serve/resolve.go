@@ -5,7 +5,12 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // open is the one path resolver: it opens the file or folder a clean URL
@@ -17,14 +22,14 @@ func (s *site) open(p []byte) (*os.File, fs.FileInfo, error) {
 	if s.stats != nil {
 		s.stats.Opens.Add(1)
 	}
-	f, err := s.fs().Open(relPath(p))
+	f, err := s.openFile(relPath(p))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			// The document root itself may be gone, or replaced.
 			if rerr := s.checkRoot(); rerr != nil {
 				return nil, nil, rerr
 			}
-			f, err = s.fs().Open(relPath(p))
+			f, err = s.openFile(relPath(p))
 		}
 		if err != nil {
 			return nil, nil, err
@@ -42,7 +47,9 @@ func (s *site) open(p []byte) (*os.File, fs.FileInfo, error) {
 // percent-encoded) through the same steps a request takes: cleanPath,
 // hiddenPath and open under root. It returns the opened file or the status
 // the request would get. Tests and the fuzz target use it.
-func resolveRaw(root *os.Root, scratch []byte, raw []byte) (*os.File, int) {
+// dirFD is the root opened with openDirFD, for the openat2 path; -1 tests
+// the os.Root path.
+func resolveRaw(root *os.Root, dirFD int, scratch []byte, raw []byte) (*os.File, int) {
 	clean, st := cleanPath(scratch[:0], raw)
 	if st != 0 {
 		return nil, st
@@ -50,8 +57,9 @@ func resolveRaw(root *os.Root, scratch []byte, raw []byte) (*os.File, int) {
 	if hiddenPath(clean) {
 		return nil, 403
 	}
-	s := &site{}
+	s := &site{dir: root.Name()}
 	s.root.Store(root)
+	s.rootFD.Store(int64(dirFD))
 	f, _, err := s.open(clean)
 	if err != nil {
 		return nil, statusOf(err)
@@ -91,7 +99,78 @@ func (s *site) checkRoot() error {
 		return fmt.Errorf("%w: %s: %v", errRootMissing, s.dir, err)
 	}
 	old := s.root.Swap(root)
+	oldFD := s.rootFD.Swap(int64(openDirFD(s.dir)))
 	// Requests that still use the old root finish with it first.
-	time.AfterFunc(time.Minute, func() { old.Close() })
+	time.AfterFunc(time.Minute, func() {
+		old.Close()
+		if oldFD >= 0 {
+			unix.Close(int(oldFD))
+		}
+	})
 	return nil
 }
+
+// openat2 is false once the kernel refused openat2(2) (older than 5.6, or
+// a seccomp filter): os.Root does the work then.
+var openat2 atomic.Bool
+
+func init() { openat2.Store(true) }
+
+// openDirFD opens a document root for openat2, or returns -1.
+func openDirFD(dir string) int {
+	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1
+	}
+	return fd
+}
+
+// openFile opens rel below the document root. With one openat2(2) call,
+// RESOLVE_BENEATH refusing any path (symbolic links included) that would
+// leave the root, as os.Root does with a system call per path element;
+// os.Root where openat2 is not available.
+func (s *site) openFile(rel string) (*os.File, error) {
+	if strings.IndexByte(rel, 0) >= 0 {
+		// A name no file can have (requests cannot carry one; cleanPath
+		// refuses %00).
+		return nil, &os.PathError{Op: "open", Path: rel, Err: fs.ErrNotExist}
+	}
+	fd := s.rootFD.Load()
+	if fd < 0 || !openat2.Load() {
+		return s.fs().Open(rel)
+	}
+	how := unix.OpenHow{
+		Flags:   unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NOCTTY,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS,
+	}
+	for {
+		nfd, err := unix.Openat2(int(fd), rel, &how)
+		switch err {
+		case nil:
+			return os.NewFile(uintptr(nfd), filepath.Join(s.dir, rel)), nil
+		case unix.EINTR, unix.EAGAIN:
+			continue
+		case unix.ENOSYS, unix.EPERM:
+			if err == unix.EPERM {
+				// A seccomp filter answers EPERM for unknown calls; a real
+				// permission problem is EACCES.
+				if _, serr := os.Stat(s.dir); serr != nil {
+					return nil, &os.PathError{Op: "openat2", Path: rel, Err: err}
+				}
+			}
+			openat2.Store(false)
+			return s.fs().Open(rel)
+		case unix.EXDEV, unix.ELOOP:
+			// The path (a symbolic link in it) leads out of the root.
+			return nil, &os.PathError{Op: "openat2", Path: rel, Err: errPathEscapes}
+		case unix.EINVAL:
+			// A name no file can have (a NUL byte in it).
+			return nil, &os.PathError{Op: "openat2", Path: rel, Err: fs.ErrNotExist}
+		default:
+			return nil, &os.PathError{Op: "openat2", Path: rel, Err: err}
+		}
+	}
+}
+
+// errPathEscapes is a path that would leave the document root.
+var errPathEscapes = errors.New("path escapes from parent")

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -345,15 +346,38 @@ func ownerName(path string) string {
 	if !ok {
 		return ""
 	}
-	uid := strconv.FormatUint(uint64(st.Uid), 10)
-	if u, err := user.LookupId(uid); err == nil {
-		return u.Username
+	if name, ok := userNames.Load(st.Uid); ok {
+		return name.(string)
 	}
-	return uid
+	uid := strconv.FormatUint(uint64(st.Uid), 10)
+	name := uid
+	if u, err := user.LookupId(uid); err == nil {
+		name = u.Username
+	}
+	userNames.Store(st.Uid, name)
+	return name
 }
 
-// Var returns a request variable.
+// userNames caches user names by uid (looking one up reads /etc/passwd).
+var userNames sync.Map
+
+// Var returns a request variable. The page's own variables are answered
+// without building the whole CGI environment.
 func (r *ssiRun) Var(name string) (string, bool) {
+	switch name {
+	case "DOCUMENT_URI":
+		return r.pageURI, true
+	case "DOCUMENT_NAME":
+		return filepath.Base(r.pageFile), true
+	case "DOCUMENT_ARGS":
+		return r.query, true
+	case "QUERY_STRING_UNESCAPED":
+		return ssi.QueryStringUnescaped(r.query), true
+	case "DOCUMENT_PATH_INFO":
+		return r.pathInfo, r.pathInfo != ""
+	case "USER_NAME":
+		return ownerName(r.pageFile), true
+	}
 	r.loadVars()
 	v, ok := r.varIdx[name]
 	return v, ok
@@ -503,9 +527,32 @@ func (r *ssiRun) include(w io.Writer, uri string, redirects int) error {
 	}
 	r.addDep(t.file, t.fi)
 	r.state.Depend(t.file)
-	_, err = io.Copy(w, t.f)
-	return err
+	return copyFile(w, t.f)
 }
+
+// copyFile writes a file's content to w through a pooled buffer (io.Copy
+// would make a 32 KiB one for every include).
+func copyFile(w io.Writer, f *os.File) error {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	for {
+		n, err := f.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return werr
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
 
 // Stat returns the size and modification time of what kind/p names.
 func (r *ssiRun) Stat(kind, p string) (int64, time.Time, error) {

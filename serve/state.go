@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/pwebs/pwebs/cache"
 	"github.com/pwebs/pwebs/cgi"
@@ -48,7 +49,8 @@ type site struct {
 	name         string // the first vhost name, or the server name
 	dir          string // the document root, absolute
 	root         atomic.Pointer[os.Root]
-	rootMu       sync.Mutex // serialises reopening the root
+	rootFD       atomic.Int64 // the root opened O_PATH, for openat2; -1 if not
+	rootMu       sync.Mutex   // serialises reopening the root
 	index        []string
 	listing      bool
 	defaultType  string
@@ -171,6 +173,7 @@ func newSite(id byte, name, dir string, cfg *Config, stats *Stats) (*site, error
 		stats:        stats,
 	}
 	s.root.Store(root)
+	s.rootFD.Store(int64(openDirFD(dir)))
 	return s, nil
 }
 
@@ -180,6 +183,9 @@ func (st *state) close() {
 	st.closeOnce.Do(func() {
 		for _, s := range st.sites {
 			s.fs().Close()
+			if fd := s.rootFD.Swap(-1); fd >= 0 {
+				unix.Close(int(fd))
+			}
 		}
 		if st.cache != nil {
 			st.cache.Close()

@@ -1,0 +1,166 @@
+package serve
+
+import (
+	"io"
+	"net"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Raw I/O: a connection's reads and writes go through its syscall.RawConn
+// with raw system calls. The socket is non-blocking, so read(2) and
+// write(2) return at once (EAGAIN when they cannot proceed, and then the
+// RawConn waits in Go's poller, deadlines included); making them without
+// telling the scheduler saves the bookkeeping of a possibly blocking call
+// and keeps the runtime from handing the processor to another thread in
+// the middle of a short write, which with GOMAXPROCS=1 costs a thread
+// switch. The RawConn holds the descriptor while the callback runs, so a
+// concurrent Close cannot make the number name another file.
+
+// maxRawWrite is the largest write done raw; bigger ones (they may take a
+// while in the kernel) go through the ordinary path.
+const maxRawWrite = 256 << 10
+
+// rawIO is a connection's raw reader and writer. The callbacks are bound
+// once per connection, so that a read or a write does not allocate.
+type rawIO struct {
+	rc      syscall.RawConn
+	readFn  func(fd uintptr) bool
+	writeFn func(fd uintptr) bool
+
+	rp    []byte // the read's buffer
+	rn    int
+	rerr  syscall.Errno
+	wp    [2][]byte // the write's buffers (a head and a body)
+	wn    int
+	werr  syscall.Errno
+	iov   [2]unix.Iovec
+	ready bool
+}
+
+// init binds the raw I/O of nc; without a RawConn, ready stays false and
+// the ordinary path is used.
+func (r *rawIO) init(nc net.Conn) {
+	sc, ok := nc.(syscallConner)
+	if !ok {
+		return
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return
+	}
+	r.rc = rc
+	r.readFn = r.doRead
+	r.writeFn = r.doWrite
+	r.ready = true
+}
+
+func (r *rawIO) doRead(fd uintptr) bool {
+	for {
+		n, _, e := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(unsafe.SliceData(r.rp))), uintptr(len(r.rp)))
+		switch e {
+		case 0:
+			r.rn, r.rerr = int(n), 0
+			return true
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false // wait until readable
+		default:
+			r.rn, r.rerr = 0, e
+			return true
+		}
+	}
+}
+
+func (r *rawIO) doWrite(fd uintptr) bool {
+	for {
+		var n uintptr
+		var e syscall.Errno
+		if len(r.wp[1]) == 0 {
+			n, _, e = unix.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(unsafe.SliceData(r.wp[0]))), uintptr(len(r.wp[0])))
+		} else {
+			cnt := 0
+			for i := range r.wp {
+				if len(r.wp[i]) > 0 {
+					r.iov[cnt].Base = unsafe.SliceData(r.wp[i])
+					r.iov[cnt].SetLen(len(r.wp[i]))
+					cnt++
+				}
+			}
+			n, _, e = unix.RawSyscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&r.iov[0])), uintptr(cnt))
+		}
+		switch e {
+		case 0:
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false // wait until writable
+		default:
+			r.werr = e
+			return true
+		}
+		r.wn += int(n)
+		for i := range r.wp {
+			k := min(int(n), len(r.wp[i]))
+			r.wp[i] = r.wp[i][k:]
+			n -= uintptr(k)
+		}
+		if len(r.wp[0]) == 0 && len(r.wp[1]) == 0 {
+			return true
+		}
+	}
+}
+
+// read reads into p: raw when possible. It returns io.EOF at the end.
+func (c *conn) read(p []byte) (int, error) {
+	r := &c.raw
+	if !r.ready {
+		return c.nc.Read(p)
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	r.rp = p
+	err := r.rc.Read(r.readFn)
+	r.rp = nil
+	if err != nil {
+		return 0, err
+	}
+	if r.rerr != 0 {
+		return 0, r.rerr
+	}
+	if r.rn == 0 {
+		return 0, io.EOF
+	}
+	return r.rn, nil
+}
+
+// write writes head and then body (either may be empty), raw and in one
+// system call when possible.
+func (c *conn) write(head, body []byte) (int, error) {
+	r := &c.raw
+	if !r.ready || len(head)+len(body) > maxRawWrite {
+		if len(body) == 0 {
+			return c.nc.Write(head)
+		}
+		c.bufs[0], c.bufs[1] = head, body
+		c.nb = c.bufs[:]
+		n, err := c.nb.WriteTo(c.nc)
+		c.bufs[0], c.bufs[1] = nil, nil
+		return int(n), err
+	}
+	r.wp[0], r.wp[1] = head, body
+	r.wn, r.werr = 0, 0
+	err := r.rc.Write(r.writeFn)
+	r.wp[0], r.wp[1] = nil, nil
+	if err != nil {
+		return r.wn, err
+	}
+	if r.werr != 0 {
+		return r.wn, r.werr
+	}
+	return r.wn, nil
+}
