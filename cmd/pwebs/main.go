@@ -34,9 +34,6 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == accessCheckArg {
-		os.Exit(runAccessCheck(os.Args[2:]))
-	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -4,13 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -139,61 +140,58 @@ func verifyDropped(a *account) error {
 	return nil
 }
 
-// accessCheckArg is the hidden first argument of the child that checks
-// access as the configured user for pwebs -t.
-const accessCheckArg = "-internal-check-access"
-
-// checkAsUser re-runs pwebs as the account, which tries each "r:", "w:" or
-// "x:" path with access(2), and returns what it cannot do, each as one
-// message.
+// checkAsUser tries each "r:", "w:" or "x:" path with faccessat(2) as
+// the account would, and returns what it cannot do, each as one message.
+// The checks run on a thread of their own that takes the account's
+// file-system IDs and groups (setfsuid, setfsgid and setgroups change only
+// the calling thread when made as raw system calls); that thread is never
+// given back to the scheduler, so it ends with the goroutine.
 func checkAsUser(a *account, checks []string) ([]string, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
+	type result struct {
+		problems []string
+		err      error
 	}
-	groups := make([]uint32, len(a.groups))
-	for i, g := range a.groups {
-		groups[i] = uint32(g)
-	}
-	cmd := exec.Command(exe, append([]string{accessCheckArg}, checks...)...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(a.uid), Gid: uint32(a.gid), Groups: groups}}
-	cmd.Dir = "/"
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, fmt.Errorf("checking access as %s: %w", a.name, err)
-	}
-	var problems []string
-	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		if l != "" {
-			problems = append(problems, l)
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread goes with this goroutine
+		groups := make([]uint32, len(a.groups))
+		for i, g := range a.groups {
+			groups[i] = uint32(g)
 		}
-	}
-	return problems, nil
-}
-
-// runAccessCheck is the child's side: it prints one line per check that
-// fails.
-func runAccessCheck(args []string) int {
-	for _, a := range args {
-		kind, path, ok := strings.Cut(a, ":")
-		if !ok {
-			continue
+		var gp unsafe.Pointer
+		if len(groups) > 0 {
+			gp = unsafe.Pointer(&groups[0])
 		}
-		var mode uint32
-		var what string
-		switch kind {
-		case "r":
-			mode, what = unix.R_OK|unix.X_OK, "read"
-		case "w":
-			mode, what = unix.W_OK|unix.X_OK, "write to"
-		case "x":
-			mode, what = unix.X_OK, "run"
+		if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(groups)), uintptr(gp), 0); e != 0 {
+			done <- result{err: fmt.Errorf("setgroups: %w", e)}
+			return
 		}
-		if err := unix.Access(path, mode); err != nil {
-			fmt.Printf("cannot %s %s: %v\n", what, path, err)
+		unix.RawSyscall(unix.SYS_SETFSGID, uintptr(a.gid), 0, 0)
+		unix.RawSyscall(unix.SYS_SETFSUID, uintptr(a.uid), 0, 0)
+		var problems []string
+		for _, c := range checks {
+			kind, path, ok := strings.Cut(c, ":")
+			if !ok {
+				continue
+			}
+			var mode uint32
+			var what string
+			switch kind {
+			case "r":
+				mode, what = unix.R_OK|unix.X_OK, "read"
+			case "w":
+				mode, what = unix.W_OK|unix.X_OK, "write to"
+			case "x":
+				mode, what = unix.X_OK, "run"
+			}
+			if err := unix.Faccessat(unix.AT_FDCWD, path, mode, unix.AT_EACCESS); err != nil {
+				problems = append(problems, fmt.Sprintf("cannot %s %s: %v", what, path, err))
+			}
 		}
-	}
-	return 0
+		done <- result{problems: problems}
+	}()
+	r := <-done
+	return r.problems, r.err
 }
 
 // checksAfterDrop lists what must work once pwebs runs as the account:
