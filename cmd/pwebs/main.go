@@ -25,6 +25,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"reflect"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -205,6 +206,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "pwebs: logs:", err)
 		return 1
 	}
+	setMemoryLimit(cfg)
 	logs := &logSwitch{}
 	logs.cur.Store(logger)
 	log := logs.logger()
@@ -318,6 +320,7 @@ func reload(o *options, old *serve.Config, srv *serve.Server, logs *logSwitch) (
 		}
 		return nil, err
 	}
+	setMemoryLimit(cfg)
 	if fresh != nil {
 		// Requests already holding the old logs finish with them.
 		prev := logs.cur.Swap(fresh)
@@ -390,4 +393,21 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, "no problems found")
 	return 0
+}
+
+// memoryHeadroom is what the Go runtime may use beyond the cache's bound:
+// with the program's own pages and the kernel's accounting, the process's
+// resident size then stays within the cache's bound plus 64 MiB.
+const memoryHeadroom = 48 << 20
+
+// setMemoryLimit sets Go's soft memory limit to the cache's bound plus
+// memoryHeadroom, unless GOMEMLIMIT says otherwise. The cache is most of
+// the heap; without a limit the garbage collector lets the heap grow to
+// twice what is live, so evicted entries would double the process's size
+// before they are collected.
+func setMemoryLimit(cfg *serve.Config) {
+	if os.Getenv("GOMEMLIMIT") != "" || !cfg.Cache.Enabled {
+		return
+	}
+	debug.SetMemoryLimit(int64(cfg.Cache.MaxSize) + memoryHeadroom)
 }
