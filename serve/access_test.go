@@ -158,6 +158,9 @@ func TestAccessLogUnderLoad(t *testing.T) {
 	if testing.Short() {
 		requests = 2000
 	}
+	if os.Getenv("PWEBS_FULL") != "" {
+		requests = 200000 // the full size
+	}
 	const clients = 50
 	ts := startServer(t, "[log]\naccess = \"logs/access_log\"\nerror = \"-\"\nrotate_size = \"64KiB\"\nkeep = 100000\n", siteFiles)
 	var wg sync.WaitGroup
