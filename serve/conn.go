@@ -393,11 +393,17 @@ func (c *conn) readRequest() int {
 				}
 				end := c.idleSince.Add(cfg.KeepaliveTimeout.Duration)
 				if c.srv.parker != nil && now.Add(parkDelay).Before(end) {
-					// Wait a little with the goroutine; then park.
+					// Wait a little with the goroutine; then park. The
+					// deadline moves only when the one in force is off by
+					// half of parkDelay, so a busy connection does not pay
+					// a timer update per request (it may park a little
+					// early, which costs nothing).
 					end = now.Add(parkDelay)
 					parkable = true
-					c.rdl = time.Time{}
-					c.nc.SetReadDeadline(end)
+					if d := end.Sub(c.rdl); d > parkDelay/2 || d < -parkDelay/2 {
+						c.nc.SetReadDeadline(end)
+						c.rdl = end
+					}
 				} else {
 					c.setReadDeadline(end)
 				}
