@@ -111,12 +111,30 @@ type conn struct {
 
 // newConn wraps an accepted connection (Go has set TCP_NODELAY on it).
 func (s *Server) newConn(nc net.Conn) *conn {
-	return s.wrapConn(nc, addrString(nc.RemoteAddr()), addrString(nc.LocalAddr()))
+	return s.wrapConn(nc, "", "")
 }
 
-// wrapConn makes the conn of a socket whose addresses are known (a parked
-// connection woken up: its peer may already have gone, and with it the
-// address the kernel would tell).
+// remoteAddr is the client's "ip:port", made once when first needed (a
+// request that logs nothing never needs it).
+func (c *conn) remoteAddr() string {
+	if c.remote == "" {
+		c.remote = addrString(c.nc.RemoteAddr())
+	}
+	return c.remote
+}
+
+// localAddr is the server's "ip:port" of the connection, made once.
+func (c *conn) localAddr() string {
+	if c.local == "" {
+		c.local = addrString(c.nc.LocalAddr())
+	}
+	return c.local
+}
+
+// wrapConn makes the conn of a socket. remote and local are its
+// addresses when they are known (a parked connection woken up: its peer
+// may already have gone, and with it the address the kernel would tell);
+// "" means they are made from nc when first needed.
 func (s *Server) wrapConn(nc net.Conn, remote, local string) *conn {
 	c := &conn{
 		srv:    s,
@@ -218,7 +236,7 @@ const (
 // finish closes the connection and returns its buffers.
 func (c *conn) finish() {
 	if p := recover(); p != nil {
-		c.srv.log.Error("panic serving connection", "client", c.remote, "panic", p, "stack", string(debug.Stack()))
+		c.srv.log.Error("panic serving connection", "client", c.remoteAddr(), "panic", p, "stack", string(debug.Stack()))
 	}
 	if c.linger && !c.broken {
 		c.lingeringClose()

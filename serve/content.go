@@ -152,7 +152,7 @@ func (c *conn) sendBody(ct *content, body []byte, off, size int64) {
 			c.resp.bodyBytes += int64(m)
 			c.broken = true
 			c.flush()
-			c.srv.log.Warn("file changed while being sent: "+ct.file.Name(), "client", c.remote, "error", err)
+			c.srv.log.Warn("file changed while being sent: "+ct.file.Name(), "client", c.remoteAddr(), "error", err)
 			return
 		}
 		c.resp.bodyBytes += size
@@ -161,7 +161,7 @@ func (c *conn) sendBody(ct *content, body []byte, off, size int64) {
 	n, err := c.sendFile(ct.file, off, size)
 	c.resp.bodyBytes += n
 	if err == errTruncated {
-		c.srv.log.Warn("file changed while being sent: "+ct.file.Name(), "client", c.remote)
+		c.srv.log.Warn("file changed while being sent: "+ct.file.Name(), "client", c.remoteAddr())
 	}
 }
 

@@ -65,7 +65,7 @@ func (c *conn) recoverHandler() {
 	if p == nil {
 		return
 	}
-	c.srv.log.Error(fmt.Sprintf("panic serving %s: %v", c.req.Target, p), "client", c.remote, "stack", string(debug.Stack()))
+	c.srv.log.Error(fmt.Sprintf("panic serving %s: %v", c.req.Target, p), "client", c.remoteAddr(), "stack", string(debug.Stack()))
 	if c.resp.headerSent {
 		c.closeAfter = true
 		c.broken = true
@@ -151,7 +151,7 @@ func (c *conn) dispatch() {
 		// is not a proxy: a host it does not serve, or https, gets 421.
 		host = r.absHost
 		if !c.st.knownHost(host) || hasPrefixFold(r.Target, "https:") {
-			c.srv.log.Info("misdirected request for "+string(r.Target)+": pwebs is not a proxy", "client", c.remote)
+			c.srv.log.Info("misdirected request for "+string(r.Target)+": pwebs is not a proxy", "client", c.remoteAddr())
 			c.writeError(421)
 			return
 		}
@@ -310,15 +310,15 @@ func (c *conn) fileError(s *site, p []byte, err error) {
 	status := statusOf(err)
 	switch status {
 	case 404:
-		c.srv.log.Info(fmt.Sprintf("File does not exist: %s%s", s.dir, p), "client", c.remote)
+		c.srv.log.Info(fmt.Sprintf("File does not exist: %s%s", s.dir, p), "client", c.remoteAddr())
 	case 403:
-		c.srv.log.Info(fmt.Sprintf("Permission denied: %s%s: %v", s.dir, p, err), "client", c.remote)
+		c.srv.log.Info(fmt.Sprintf("Permission denied: %s%s: %v", s.dir, p, err), "client", c.remoteAddr())
 	case 503:
-		c.srv.log.Error(fmt.Sprintf("%s%s: %v", s.dir, p, err), "client", c.remote)
+		c.srv.log.Error(fmt.Sprintf("%s%s: %v", s.dir, p, err), "client", c.remoteAddr())
 		c.writeErrorWith(503, "Retry-After", "1")
 		return
 	default:
-		c.srv.log.Error(fmt.Sprintf("%s%s: %v", s.dir, p, err), "client", c.remote)
+		c.srv.log.Error(fmt.Sprintf("%s%s: %v", s.dir, p, err), "client", c.remoteAddr())
 	}
 	c.writeError(status)
 }

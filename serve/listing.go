@@ -135,7 +135,7 @@ func (c *conn) serveDir(s *site, p []byte, dir *os.File, tok cache.Token) {
 		return
 	}
 	if !s.listing {
-		c.srv.log.Info("Cannot serve directory "+s.dir+string(p)+": No matching index file and listing is off", "client", c.remote)
+		c.srv.log.Info("Cannot serve directory "+s.dir+string(p)+": No matching index file and listing is off", "client", c.remoteAddr())
 		c.writeError(403)
 		return
 	}
@@ -178,7 +178,7 @@ func (c *conn) serveDir(s *site, p []byte, dir *os.File, tok cache.Token) {
 	}
 	if err != nil {
 		// Rendered into a buffer first, so a failure is a clean 500.
-		c.srv.log.Error("listing "+s.dir+string(p)+": "+err.Error(), "client", c.remote)
+		c.srv.log.Error("listing "+s.dir+string(p)+": "+err.Error(), "client", c.remoteAddr())
 		c.writeError(500)
 		return
 	}

@@ -107,7 +107,7 @@ func (p *parker) park(c *conn) bool {
 	if nfd < 0 {
 		return false
 	}
-	ic := &idleConn{fd: nfd, remote: c.remote, local: c.local, nreq: c.nreq, idleSince: c.idleSince, st: c.st}
+	ic := &idleConn{fd: nfd, remote: c.remoteAddr(), local: c.localAddr(), nreq: c.nreq, idleSince: c.idleSince, st: c.st}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()

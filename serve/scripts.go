@@ -64,7 +64,7 @@ func (c *conn) serveAlias(s *site, a *alias, p []byte) {
 	file := sub
 	switch {
 	case err == nil && fi.IsDir():
-		c.srv.log.Info("attempt to invoke a folder as a script: "+a.dir+string(sub), "client", c.remote)
+		c.srv.log.Info("attempt to invoke a folder as a script: "+a.dir+string(sub), "client", c.remoteAddr())
 		c.writeError(403)
 		return
 	case err == nil && !fi.Mode().IsRegular():
@@ -204,14 +204,14 @@ func (c *conn) runScript(s *site, sc *script, depth int) {
 		return
 	case errors.Is(err, cgi.ErrStart) && errors.Is(err, fs.ErrNotExist):
 		// The interpreter is not installed.
-		c.srv.log.Error(fmt.Sprintf("cannot run %s: %v", sc.file, err), "client", c.remote)
+		c.srv.log.Error(fmt.Sprintf("cannot run %s: %v", sc.file, err), "client", c.remoteAddr())
 		c.writeErrorWith(503, "Retry-After", "60")
 		return
 	case errors.Is(err, cgi.ErrTimeout):
 		status = 504
 	}
 	if status == 404 || status == 403 {
-		c.srv.log.Info(fmt.Sprintf("script %s: %v", sc.file, err), "client", c.remote)
+		c.srv.log.Info(fmt.Sprintf("script %s: %v", sc.file, err), "client", c.remoteAddr())
 	}
 	c.writeError(status)
 }
@@ -219,8 +219,8 @@ func (c *conn) runScript(s *site, sc *script, depth int) {
 // cgiRequest fills a script run's request from the current request.
 func (c *conn) cgiRequest(s *site, sc *script) *cgi.Request {
 	r := &c.req
-	remoteIP, remotePort, _ := net.SplitHostPort(c.remote)
-	localIP, localPort, _ := net.SplitHostPort(c.local)
+	remoteIP, remotePort, _ := net.SplitHostPort(c.remoteAddr())
+	localIP, localPort, _ := net.SplitHostPort(c.localAddr())
 	serverName, serverPort := s.name, localPort
 	host := r.host
 	if r.absHost != nil {
@@ -251,7 +251,7 @@ func (c *conn) cgiRequest(s *site, sc *script) *cgi.Request {
 		ServerAdmin:    s.serverAdmin,
 		ServerSoftware: "pwebs/" + Version,
 		MaxBodyBytes:   s.maxBodyBytes,
-		Client:         c.remote,
+		Client:         c.remoteAddr(),
 	}
 	if sc.prefix != "" {
 		req.ContextPrefix, req.ContextDocumentRoot = sc.prefix, sc.prefixDir
@@ -268,7 +268,7 @@ func (c *conn) cgiRequest(s *site, sc *script) *cgi.Request {
 // internalRedirect serves a script's local Location as a GET of that path.
 func (c *conn) internalRedirect(loc string, depth int) {
 	if depth+1 >= maxRedirects {
-		c.srv.log.Error(fmt.Sprintf("request exceeded the limit of %d internal redirects", maxRedirects), "client", c.remote)
+		c.srv.log.Error(fmt.Sprintf("request exceeded the limit of %d internal redirects", maxRedirects), "client", c.remoteAddr())
 		c.writeError(500)
 		return
 	}

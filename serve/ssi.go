@@ -205,7 +205,7 @@ func (c *conn) serveSSI(s *site, key, p []byte, file string, f *os.File, fi fs.F
 	}
 	page, err := c.st.page(file, f, fi)
 	if err != nil {
-		c.srv.log.Error(err.Error(), "client", c.remote)
+		c.srv.log.Error(err.Error(), "client", c.remoteAddr())
 		c.writeError(500)
 		return
 	}
@@ -226,14 +226,14 @@ func (c *conn) serveSSI(s *site, key, p []byte, file string, f *os.File, fi fs.F
 	if w.streaming {
 		w.finish(err)
 		if err != nil && !errors.Is(err, errClientGone) {
-			c.srv.log.Error(fmt.Sprintf("%s: %v", file, err), "client", c.remote)
+			c.srv.log.Error(fmt.Sprintf("%s: %v", file, err), "client", c.remoteAddr())
 		}
 		return
 	}
 	body := w.buf
 	c.ssiBuf = body[:0]
 	if err != nil {
-		c.srv.log.Error(fmt.Sprintf("%s: %v", file, err), "client", c.remote)
+		c.srv.log.Error(fmt.Sprintf("%s: %v", file, err), "client", c.remoteAddr())
 		c.writeError(500)
 		return
 	}
@@ -397,7 +397,7 @@ func (r *ssiRun) Error(name string, line int, msg string) {
 	}
 	client := ""
 	if r.c != nil {
-		client = r.c.remote
+		client = r.c.remoteAddr()
 	}
 	r.st.log.Error(fmt.Sprintf("%s:%d: %s", name, line, msg), "client", client)
 }
