@@ -41,11 +41,14 @@ var (
 // Content-Length, until close on HTTP/1.0), the Date and Server fields and
 // HEAD (where it discards the body).
 //
-// Serve calls either WriteHeader once, then Write and Flush as output
-// arrives (one Write, then one Flush, for each read of the script's
-// output), or, for an nph- script, Raw once and then writes to the writer
-// Raw returned, calling Flush after each write. An error from any method
-// stops the script.
+// Serve calls either WriteHeader once, then Write for each read of the
+// script's output, and Flush whenever it is about to wait for more output
+// (and after every 32 KiB written), so that nothing written stays unsent
+// while the script is silent, while output that is already there shares a
+// write; or, for an nph- script, Raw once and then writes to the writer Raw
+// returned, calling Flush after each write. What was written and not
+// flushed when Serve returns is serve's to send, with the end of the
+// response. An error from any method stops the script.
 type ResponseWriter interface {
 	// WriteHeader starts the response with a status and the script's
 	// header fields, in the script's order; Set-Cookie may repeat.
@@ -90,9 +93,18 @@ type Handler struct {
 	slots chan struct{} // one element per running script
 	done  chan struct{} // closed by Close
 
-	mu     sync.Mutex
-	closed bool
-	wg     sync.WaitGroup // one per started script, done when its group is reaped
+	// devNull is /dev/null, opened once (read-only, close-on-exec) and
+	// given to every script without a request body as its stdin, rather
+	// than one open per run. Sharing it is harmless: a read of /dev/null
+	// returns end of file whatever its offset and flags. It is -1 if it
+	// could not be opened, and then such scripts cannot start. Close
+	// closes it once every run is reaped.
+	devNull int
+
+	mu        sync.Mutex
+	closed    bool
+	wg        sync.WaitGroup // one per started script, done when its group is reaped
+	closeOnce sync.Once
 
 	killGrace     time.Duration // killGrace; tests shorten it
 	testHookStart func(pid int) // called with each script's pid; nil but in tests
@@ -140,6 +152,12 @@ func New(o Options, log *slog.Logger) (*Handler, error) {
 		slots:     make(chan struct{}, o.MaxProcesses),
 		done:      make(chan struct{}),
 		killGrace: killGrace,
+		devNull:   -1,
+	}
+	if fd, err := unix.Open(os.DevNull, unix.O_RDONLY|unix.O_CLOEXEC, 0); err == nil {
+		h.devNull = fd
+	} else {
+		log.Warn("cgi: cannot open "+os.DevNull+"; scripts without a request body cannot start", "err", err)
 	}
 	for _, e := range o.Extensions {
 		h.ext[strings.ToLower(e)] = true
@@ -180,6 +198,11 @@ func (h *Handler) Close() error {
 	}
 	h.mu.Unlock()
 	h.wg.Wait()
+	h.closeOnce.Do(func() {
+		if h.devNull >= 0 {
+			unix.Close(h.devNull)
+		}
+	})
 	return nil
 }
 

@@ -94,10 +94,10 @@ const safePath = "/usr/local/bin:/usr/bin:/bin"
 // field). REMOTE_HOST carries the address, as RFC 3875 allows when no name
 // lookup is done.
 func Env(r *Request, o *Options) []string {
-	env := make([]string, 0, 32+len(r.Header))
+	vars := make([]Field, 0, 32+len(r.Header)+len(r.Extra))
 	add := func(k, v string) {
 		if strings.IndexByte(v, 0) < 0 {
-			env = append(env, k+"="+v)
+			vars = append(vars, Field{k, v})
 		}
 	}
 	add("GATEWAY_INTERFACE", "CGI/1.1")
@@ -172,9 +172,32 @@ func Env(r *Request, o *Options) []string {
 		add("CONTENT_LENGTH", strconv.FormatInt(r.ContentLength, 10))
 	}
 	for _, f := range r.Extra {
-		if validVarName(f.Name) && !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, f.Name+"=") }) {
+		if validVarName(f.Name) && !slices.ContainsFunc(vars, func(kv Field) bool { return kv.Name == f.Name }) {
 			add(f.Name, f.Value)
 		}
+	}
+	return joinVars(vars)
+}
+
+// joinVars returns the variables as "NAME=value" strings, all cut from one
+// string: two allocations, rather than one per variable.
+func joinVars(vars []Field) []string {
+	n := 0
+	for _, kv := range vars {
+		n += len(kv.Name) + 1 + len(kv.Value)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, kv := range vars {
+		b.WriteString(kv.Name)
+		b.WriteByte('=')
+		b.WriteString(kv.Value)
+	}
+	all := b.String()
+	env := make([]string, len(vars))
+	for i, kv := range vars {
+		m := len(kv.Name) + 1 + len(kv.Value)
+		env[i], all = all[:m], all[m:]
 	}
 	return env
 }

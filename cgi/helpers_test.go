@@ -100,8 +100,9 @@ type recorder struct {
 	raw     bytes.Buffer
 	rawUsed bool
 
-	onWrite  func(p []byte) // called after each Write, outside the lock
-	writeErr error          // returned by Write when set
+	onWrite  func(p []byte)    // called after each Write, outside the lock
+	onFlush  func(body string) // called after each Flush with what was written so far, outside the lock
+	writeErr error             // returned by Write when set
 }
 
 func (w *recorder) WriteHeader(status int, fields []Field) error {
@@ -132,7 +133,11 @@ func (w *recorder) Write(p []byte) (int, error) {
 func (w *recorder) Flush() error {
 	w.mu.Lock()
 	w.flushes++
+	body := w.body.String()
 	w.mu.Unlock()
+	if w.onFlush != nil {
+		w.onFlush(body)
+	}
 	return nil
 }
 

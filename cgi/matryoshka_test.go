@@ -48,6 +48,14 @@ func childMain(mode string) int {
 		wd, _ := os.Getwd()
 		fmt.Fprintln(out, "cwd:"+wd)
 		fmt.Fprintln(out, "args:"+strings.Join(os.Args[1:], "|"))
+	case "fds":
+		// Listed before anything else opens a descriptor (the runtime's
+		// poller included), read with raw system calls.
+		fds := openFDs()
+		header()
+		for _, fd := range fds {
+			fmt.Fprintln(out, fd)
+		}
 	case "stream":
 		header()
 		fmt.Fprint(out, "line 1\n")
@@ -165,6 +173,39 @@ func childMain(mode string) int {
 		return 1
 	}
 	return 0
+}
+
+// openFDs lists the process's open descriptors as "fd target", leaving out
+// the one it reads /proc/self/fd through.
+func openFDs() []string {
+	dir, err := syscall.Open("/proc/self/fd", syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return []string{"error: " + err.Error()}
+	}
+	defer syscall.Close(dir)
+	var names []string
+	buf := make([]byte, 8192)
+	for {
+		n, err := syscall.ReadDirent(dir, buf)
+		if err != nil || n == 0 {
+			break
+		}
+		_, _, names = syscall.ParseDirent(buf[:n], -1, names)
+	}
+	var fds []string
+	for _, name := range names {
+		if name == strconv.Itoa(dir) {
+			continue
+		}
+		target, _ := os.Readlink("/proc/self/fd/" + name)
+		fds = append(fds, name+" "+target)
+	}
+	sort.Slice(fds, func(i, j int) bool {
+		a, _ := strconv.Atoi(strings.Fields(fds[i])[0])
+		b, _ := strconv.Atoi(strings.Fields(fds[j])[0])
+		return a < b
+	})
+	return fds
 }
 
 // waitFile polls for a file to exist, at most d.

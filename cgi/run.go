@@ -9,8 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,14 +64,14 @@ type run struct {
 	h      *Handler
 	script string
 	client string
-	cmd    *exec.Cmd
 	pid    int // also the process group id
 	start  time.Time
 
 	out  *os.File // read end of stdout, owned by Serve
 	errR *os.File // read end of stderr, owned by the stderr reader
 
-	exited     chan struct{} // the leader exited (not yet reaped): its pid, and so the group id, is still held
+	status unix.WaitStatus // the leader's, once reaped; supervisor only
+
 	outDone    chan struct{} // Serve is done with the output; the outcome fields below are final
 	stopReq    chan struct{} // closed by stop
 	stderrDone chan struct{}
@@ -155,62 +155,80 @@ func (h *Handler) Serve(ctx context.Context, w ResponseWriter, r *Request) (Resu
 }
 
 // start starts the script with stdout, stderr and stdin pipes (or the
-// spooled file as stdin), in its own folder and its own process group.
+// spooled file, or /dev/null, as stdin), in its own folder and its own
+// process group.
+//
+// It uses syscall.ForkExec rather than os/exec: the child's ends of the
+// pipes are plain descriptors, never os.Files, so they are not put in (and
+// taken out of) the runtime's poller, and stdin is one /dev/null the
+// Handler keeps open. Every descriptor the server opens is close-on-exec,
+// so the script gets exactly these three.
 func (h *Handler) start(prog string, argv, env []string, r *Request, b body) (*run, *os.File, error) {
 	run := &run{
 		h:          h,
 		script:     r.ScriptFilename,
 		client:     r.Client,
-		exited:     make(chan struct{}),
 		outDone:    make(chan struct{}),
 		stopReq:    make(chan struct{}),
 		stderrDone: make(chan struct{}),
 		headerAt:   -1,
 	}
-	var parentEnds, childEnds []*os.File
-	closeAll := func(fs []*os.File) {
-		for _, f := range fs {
+	var parentEnds []*os.File
+	var childEnds []int
+	cleanup := func() {
+		for _, f := range parentEnds {
 			f.Close()
 		}
+		for _, fd := range childEnds {
+			unix.Close(fd)
+		}
 	}
-	outR, outW, err := os.Pipe()
+	outR, outW, err := pipe(true)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", ErrStart, err)
 	}
 	parentEnds, childEnds = append(parentEnds, outR), append(childEnds, outW)
-	errR, errW, err := os.Pipe()
+	errR, errW, err := pipe(true)
 	if err != nil {
-		closeAll(append(parentEnds, childEnds...))
+		cleanup()
 		return nil, nil, fmt.Errorf("%w: %w", ErrStart, err)
 	}
 	parentEnds, childEnds = append(parentEnds, errR), append(childEnds, errW)
-	cmd := &exec.Cmd{
-		Path:        prog,
-		Args:        argv,
-		Env:         env,
-		Dir:         filepath.Dir(r.ScriptFilename),
-		Stdout:      outW,
-		Stderr:      errW,
-		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
-	}
+	var stdin uintptr
 	var stdinW *os.File
 	switch {
 	case b.file != nil:
-		cmd.Stdin = b.file
+		stdin = b.file.Fd()
 	case b.src != nil:
-		inR, inW, err := os.Pipe()
+		inW, inR, err := pipe(false)
 		if err != nil {
-			closeAll(append(parentEnds, childEnds...))
+			cleanup()
 			return nil, nil, fmt.Errorf("%w: %w", ErrStart, err)
 		}
-		cmd.Stdin, stdinW = inR, inW
+		stdin, stdinW = uintptr(inR), inW
 		parentEnds, childEnds = append(parentEnds, inW), append(childEnds, inR)
+	case h.devNull < 0:
+		cleanup()
+		return nil, nil, fmt.Errorf("%w: no /dev/null for stdin", ErrStart)
+	default:
+		stdin = uintptr(h.devNull)
+	}
+	attr := &syscall.ProcAttr{
+		Dir:   filepath.Dir(r.ScriptFilename),
+		Env:   env,
+		Files: []uintptr{stdin, uintptr(outW), uintptr(errW)},
+		Sys:   &syscall.SysProcAttr{Setpgid: true},
 	}
 	run.start = time.Now()
-	err = cmd.Start()
-	closeAll(childEnds)
+	pid, err := syscall.ForkExec(prog, argv, attr)
+	runtime.KeepAlive(b.file)
+	for _, fd := range childEnds {
+		unix.Close(fd)
+	}
+	childEnds = nil
 	if err != nil {
-		closeAll(parentEnds)
+		cleanup()
+		err = &os.PathError{Op: "fork/exec", Path: prog, Err: err}
 		switch {
 		case errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM):
 			return nil, nil, fmt.Errorf("%w: %w", ErrForbidden, err)
@@ -219,22 +237,108 @@ func (h *Handler) start(prog string, argv, env []string, r *Request, b body) (*r
 		}
 		return nil, nil, fmt.Errorf("%w: %w", ErrStart, err)
 	}
-	run.cmd, run.pid, run.out, run.errR = cmd, cmd.Process.Pid, outR, errR
+	run.pid, run.out, run.errR = pid, outR, errR
 	if hook := h.testHookStart; hook != nil {
 		hook(run.pid)
 	}
-	go run.waitExit()
 	return run, stdinW, nil
 }
 
-// waitExit closes exited when the leader exits, without reaping it, so
-// that its pid, and with it the process group id, cannot be reused while
-// the supervisor may still signal the group.
-func (r *run) waitExit() {
-	defer close(r.exited)
+// pipe returns a pipe whose end for the server is a non-blocking os.File in
+// the runtime's poller, and whose end for the child is a plain blocking
+// descriptor; both are close-on-exec. serverReads says which end is the
+// server's: the read end (the script's stdout and stderr) or the write end
+// (its stdin).
+func pipe(serverReads bool) (*os.File, int, error) {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		return nil, -1, os.NewSyscallError("pipe2", err)
+	}
+	mine, theirs, name := p[0], p[1], "|0"
+	if !serverReads {
+		mine, theirs, name = p[1], p[0], "|1"
+	}
+	// A new pipe end has no status flag, so setting O_NONBLOCK alone
+	// keeps everything else as it is.
+	if _, err := unix.FcntlInt(uintptr(mine), unix.F_SETFL, unix.O_NONBLOCK); err != nil {
+		unix.Close(p[0])
+		unix.Close(p[1])
+		return nil, -1, os.NewSyscallError("fcntl", err)
+	}
+	return os.NewFile(uintptr(mine), name), theirs, nil
+}
+
+// watchExit returns a channel that is closed once the leader has exited.
+// It does not reap the leader, so that its pid, and with it the process
+// group id, cannot be reused while the supervisor may still signal the
+// group.
+//
+// The wait is a readiness wait on a pidfd in the runtime's poller (a
+// pidfd becomes readable when its process exits), so no thread is held
+// while the script runs on: a thread blocked in waitid costs a hand-off of
+// the processor, and keeps the runtime's monitor thread polling every
+// 20µs meanwhile. Where the kernel has no pollable pidfd (before Linux
+// 5.3), a thread blocks in waitid.
+func (r *run) watchExit() <-chan struct{} {
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		if r.waitPidfd() {
+			return
+		}
+		for {
+			var info unix.Siginfo
+			err := unix.Waitid(unix.P_PID, r.pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+			if err != unix.EINTR {
+				return
+			}
+		}
+	}()
+	return exited
+}
+
+// waitPidfd waits in the poller until the leader has exited. It reports
+// false if it could not wait that way.
+func (r *run) waitPidfd() bool {
+	fd, err := unix.PidfdOpen(r.pid, 0)
+	if err != nil {
+		return false
+	}
+	// Non-blocking, so that os.NewFile puts it in the poller.
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, unix.O_NONBLOCK); err != nil {
+		unix.Close(fd)
+		return false
+	}
+	f := os.NewFile(uintptr(fd), "pidfd")
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	return rc.Read(func(uintptr) bool { return r.leaderExited() }) == nil
+}
+
+// leaderExited reports, without waiting and without reaping, whether the
+// leader has exited. An error (it is not our child any more) counts as
+// exited, so that nothing waits for it forever.
+func (r *run) leaderExited() bool {
 	for {
 		var info unix.Siginfo
-		err := unix.Waitid(unix.P_PID, r.pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		err := unix.Waitid(unix.P_PID, r.pid, &info, unix.WEXITED|unix.WNOWAIT|unix.WNOHANG, nil)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return true
+		}
+		return info.Signo == int32(unix.SIGCHLD)
+	}
+}
+
+// reapLeader reaps the leader, which has exited, and keeps its status.
+func (r *run) reapLeader() {
+	for {
+		_, err := unix.Wait4(r.pid, &r.status, 0, nil)
 		if err != unix.EINTR {
 			return
 		}
@@ -251,33 +355,106 @@ func (r *run) stop(k stopKind) {
 	})
 }
 
-// outputReader reads a script's stdout with a deadline of Options.Timeout
-// on each read, so silence ends in os.ErrDeadlineExceeded.
-type outputReader struct{ r *run }
+// outputReader reads a script's stdout. A read that has to wait for the
+// script waits at most Options.Timeout, so silence ends in
+// os.ErrDeadlineExceeded. Just before it waits it calls flush, when set:
+// what was written so far then reaches the client while the script is
+// silent, and output that is already there when the previous read returns
+// (the end of the output, typically) goes out in the same write.
+type outputReader struct {
+	r     *run
+	rc    syscall.RawConn // r.out's
+	flush func() error    // called before waiting, once; nil for nothing to flush
+
+	// One Read's state, for readFD, which rc.Read calls.
+	readFD func(fd uintptr) bool // o.read, bound once
+	p      []byte
+	n      int
+	err    error
+	armed  bool // the deadline is set for this Read
+}
+
+func newOutputReader(r *run) (*outputReader, error) {
+	rc, err := r.out.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	o := &outputReader{r: r, rc: rc}
+	o.readFD = o.read
+	return o, nil
+}
 
 var errStopped = errors.New("cgi: run stopped")
 
-func (o outputReader) Read(p []byte) (int, error) {
+func (o *outputReader) Read(p []byte) (int, error) {
+	if o.r.stopped.Load() != int32(notStopped) {
+		return 0, errStopped
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	o.p, o.n, o.err, o.armed = p, 0, nil, false
+	err := o.rc.Read(o.readFD)
+	o.p = nil
+	if err != nil {
+		return 0, err
+	}
+	return o.n, o.err
+}
+
+// read is one attempt of Read on the descriptor. It reports false to make
+// rc.Read wait until the descriptor is readable, after a flush and with the
+// deadline set.
+func (o *outputReader) read(fd uintptr) bool {
 	r := o.r
-	if r.stopped.Load() != int32(notStopped) {
-		return 0, errStopped
+	m, err := unix.Read(int(fd), o.p)
+	for err == unix.EINTR {
+		m, err = unix.Read(int(fd), o.p)
 	}
-	r.out.SetReadDeadline(time.Now().Add(r.h.opts.Timeout.Duration))
-	if r.stopped.Load() != int32(notStopped) { // stop may have run between the check and the deadline
-		return 0, errStopped
+	switch {
+	case err == unix.EAGAIN:
+	case err != nil:
+		o.err = os.NewSyscallError("read", err)
+		return true
+	case m == 0:
+		o.err = io.EOF
+		return true
+	default:
+		o.n = m
+		return true
 	}
-	return r.out.Read(p)
+	if o.flush != nil {
+		f := o.flush
+		o.flush = nil
+		if err := f(); err != nil {
+			o.err = err
+			return true
+		}
+	}
+	if !o.armed {
+		o.armed = true
+		r.out.SetReadDeadline(time.Now().Add(r.h.opts.Timeout.Duration))
+		if r.stopped.Load() != int32(notStopped) { // stop may have run before the deadline was set
+			o.err = errStopped
+			return true
+		}
+	}
+	return false
 }
 
 var (
 	bufPool    = sync.Pool{New: func() any { return new([copyBuffer]byte) }}
 	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, maxHeaderLine) }}
+	stderrPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, maxStderrLine) }}
 )
 
 // output reads the script's stdout: header then body, or the raw response
 // of an nph- script.
 func (r *run) output(ctx context.Context, w ResponseWriter) (Result, error) {
-	src := outputReader{r}
+	src, err := newOutputReader(r)
+	if err != nil {
+		return Result{}, r.fail(ctx, fmt.Errorf("cgi: reading script output: %w", err), false)
+	}
 	if isNPH(r.script) {
 		return r.outputRaw(ctx, w, src)
 	}
@@ -309,14 +486,28 @@ func (r *run) output(ctx context.Context, w ResponseWriter) (Result, error) {
 	if !hasLength {
 		limit = -1
 	}
+	// The body goes out as it comes: each read is written, and what was
+	// written is flushed before the next read waits for the script (or
+	// once copyBuffer bytes are pending), so a script that writes and then
+	// stays silent is seen at once, while output that is already there
+	// (the rest of the body and its end, or a fast script's stream) shares
+	// a write. The header waits for the first flush too.
+	unflushed, unflushedBytes := true, 0 // the header waits for the first flush
+	var flushErr error
+	flush := func() error {
+		unflushed, unflushedBytes = false, 0
+		flushErr = w.Flush()
+		return flushErr
+	}
 	write := func(p []byte) error {
 		if limit >= 0 && res.BodyBytes+int64(len(p)) > limit {
 			p = p[:limit-res.BodyBytes]
 		}
 		n, err := w.Write(p)
 		res.BodyBytes += int64(n)
-		if err == nil {
-			err = w.Flush()
+		unflushed, unflushedBytes = true, unflushedBytes+n
+		if err == nil && unflushedBytes >= copyBuffer {
+			err = flush()
 		}
 		return err
 	}
@@ -329,7 +520,14 @@ func (r *run) output(ctx context.Context, w ResponseWriter) (Result, error) {
 	buf := bufPool.Get().(*[copyBuffer]byte)
 	defer bufPool.Put(buf)
 	for limit < 0 || res.BodyBytes < limit {
+		src.flush = nil
+		if unflushed {
+			src.flush = flush
+		}
 		n, err := src.Read(buf[:])
+		if flushErr != nil {
+			return res, r.fail(ctx, fmt.Errorf("cgi: writing response: %w", flushErr), true)
+		}
 		if n > 0 {
 			if werr := write(buf[:n]); werr != nil {
 				return res, r.fail(ctx, fmt.Errorf("cgi: writing response: %w", werr), true)
@@ -451,27 +649,36 @@ func (r *run) fail(ctx context.Context, err error, headerSent bool) error {
 // supervise owns the script's processes: it waits for the run to end, stops
 // what is left of the process group, reaps everything, releases the slot
 // and writes the failure record.
+//
+// It watches for the leader's exit only when it has to wait for it: when
+// Serve is done with the output and the leader runs on, or when the group
+// is stopped. Usually the leader has exited by the time the output is
+// done, and one waitid says so.
 func (r *run) supervise() {
 	defer r.h.release()
-	timeout := r.h.opts.Timeout.Duration
-	exited, outDone := r.exited, r.outDone
+	var exited <-chan struct{} // from watchExit, once there is a wait
 	var linger <-chan time.Time
+	outDone := r.outDone
+	gone := false // the leader is known to have exited
 wait:
-	for exited != nil || outDone != nil {
+	for {
 		select {
-		case <-exited:
-			exited = nil
 		case <-outDone:
 			outDone = nil
-			if exited != nil {
-				d := timeout
-				if r.failure != "" {
-					d = r.h.killGrace
-				}
-				t := time.NewTimer(d)
-				defer t.Stop()
-				linger = t.C
+			if gone = r.leaderExited(); gone {
+				break wait
 			}
+			exited = r.watchExit()
+			d := r.h.opts.Timeout.Duration
+			if r.failure != "" {
+				d = r.h.killGrace
+			}
+			t := time.NewTimer(d)
+			defer t.Stop()
+			linger = t.C
+		case <-exited:
+			gone = true
+			break wait
 		case <-linger:
 			r.stop(stopLinger)
 		case <-r.stopReq:
@@ -481,18 +688,19 @@ wait:
 			break wait
 		}
 	}
-	select {
-	case <-r.exited:
-	default:
+	if !gone && !r.leaderExited() {
 		// The leader is alive, so its pid holds the group id: signal it.
+		if exited == nil {
+			exited = r.watchExit()
+		}
 		r.signal(unix.SIGTERM)
 		t := time.NewTimer(r.h.killGrace)
 		select {
-		case <-r.exited:
+		case <-exited:
 		case <-t.C:
 			r.signal(unix.SIGKILL)
 			select {
-			case <-r.exited:
+			case <-exited:
 			case <-time.After(reapLimit):
 				r.h.log.LogAttrs(context.Background(), slog.LevelError, "script did not exit after SIGKILL; giving up on it",
 					slog.String("script", r.script), slog.Int("pid", r.pid))
@@ -502,18 +710,22 @@ wait:
 		}
 		t.Stop()
 	}
-	r.cmd.Wait() // reaps the leader, which has exited
+	r.reapLeader()
 	leaderStopped := !r.termAt.IsZero()
 	left := r.drainGroup()
 
-	t := time.NewTimer(stderrLimit)
 	select {
 	case <-r.stderrDone:
-	case <-t.C:
-		r.errR.Close() // a process outside the group still holds stderr
-		<-r.stderrDone
+	default:
+		t := time.NewTimer(stderrLimit)
+		select {
+		case <-r.stderrDone:
+		case <-t.C:
+			r.errR.Close() // a process outside the group still holds stderr
+			<-r.stderrDone
+		}
+		t.Stop()
 	}
-	t.Stop()
 	<-r.outDone
 	r.report(left, leaderStopped)
 }
@@ -545,6 +757,10 @@ func (r *run) drainGroup() int {
 			reaped++
 		}
 	}
+	// Usually the group is empty already: one probe, nothing to reap.
+	if err := unix.Kill(-r.pid, 0); err == unix.ESRCH {
+		return 0
+	}
 	deadline := time.Now().Add(r.h.killGrace + reapLimit)
 	killed := false
 	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
@@ -574,7 +790,9 @@ func (r *run) drainGroup() int {
 func (r *run) readStderr() {
 	defer close(r.stderrDone)
 	defer r.errR.Close()
-	br := bufio.NewReaderSize(r.errR, maxStderrLine)
+	br := stderrPool.Get().(*bufio.Reader)
+	br.Reset(r.errR)
+	defer func() { br.Reset(nil); stderrPool.Put(br) }()
 	for {
 		line, err := br.ReadSlice('\n')
 		if len(line) > 0 {
@@ -604,10 +822,7 @@ func (r *run) readStderr() {
 // writes nothing, unless its script died of a signal the server did not
 // send or left processes behind.
 func (r *run) report(left int, leaderStopped bool) {
-	var ws syscall.WaitStatus
-	if st := r.cmd.ProcessState; st != nil {
-		ws, _ = st.Sys().(syscall.WaitStatus)
-	}
+	ws := r.status
 	msg, level := r.failure, slog.LevelError
 	switch {
 	case msg != "" && stopKind(r.stopped.Load()) == stopCancel:

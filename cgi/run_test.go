@@ -99,8 +99,10 @@ func TestServeStreams(t *testing.T) {
 	h, _ := newHandler(t, testOptions())
 	gate := filepath.Join(t.TempDir(), "gate")
 	w := &recorder{}
-	w.onWrite = func(p []byte) {
-		if bytes.Contains(p, []byte("line 1")) {
+	flushedLine1 := false
+	w.onFlush = func(body string) {
+		if body == "line 1\n" && !flushedLine1 {
+			flushedLine1 = true
 			os.WriteFile(gate, nil, 0o644) // let the script write line 2
 		}
 	}
@@ -111,15 +113,157 @@ func TestServeStreams(t *testing.T) {
 	if got, want := w.Body(), "line 1\nline 2\n"; got != want {
 		t.Fatalf("got body %q, want %q", got, want)
 	}
-	// Line 1 arrived, in its own write and flushed, before line 2 existed.
+	// Line 1 was written and flushed to the client before line 2 existed.
+	if !flushedLine1 {
+		t.Errorf("line 1 was never flushed on its own (writes %q, %d flushes)", w.writes, w.flushes)
+	}
 	if len(w.writes) < 2 || w.writes[0] != "line 1\n" {
 		t.Errorf("got writes %q, want line 1 alone first", w.writes)
 	}
-	if w.flushes < len(w.writes) {
-		t.Errorf("got %d flushes for %d writes", w.flushes, len(w.writes))
-	}
 	if res.BodyBytes != int64(len("line 1\nline 2\n")) {
 		t.Errorf("got BodyBytes %d", res.BodyBytes)
+	}
+}
+
+// pipeRun returns a run of h whose output is a pipe the test writes to
+// through the returned file, and no process.
+func pipeRun(t *testing.T, h *Handler) (*run, *os.File) {
+	t.Helper()
+	out, w, err := pipe(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw := os.NewFile(uintptr(w), "|1")
+	t.Cleanup(func() { out.Close(); pw.Close() })
+	return &run{h: h, script: "/test/pipe", out: out, start: time.Now(), stopReq: make(chan struct{}), headerAt: -1}, pw
+}
+
+// TestOutputFlush checks when output sends what it wrote: before every
+// wait for the script, and not before output that is already there.
+func TestOutputFlush(t *testing.T) {
+	h, _ := newHandler(t, testOptions())
+	t.Run("all there at once", func(t *testing.T) {
+		r, pw := pipeRun(t, h)
+		pw.WriteString("Content-Type: text/plain\n\nhello\n")
+		pw.Close()
+		w := &recorder{}
+		res, err := r.output(context.Background(), w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Nothing had to wait: header, body and end of output are all
+		// left for serve to send in one write.
+		if w.flushes != 0 || w.Body() != "hello\n" || res.BodyBytes != 6 {
+			t.Errorf("got %d flushes, body %q, BodyBytes %d; want 0, \"hello\\n\", 6", w.flushes, w.Body(), res.BodyBytes)
+		}
+	})
+	t.Run("flushed before each wait", func(t *testing.T) {
+		r, pw := pipeRun(t, h)
+		pw.WriteString("Content-Type: text/plain\n\n")
+		w := &recorder{}
+		var bodies []string
+		w.onFlush = func(body string) {
+			bodies = append(bodies, body)
+			switch len(bodies) {
+			case 1: // the header alone, before the script wrote a body
+				pw.WriteString("a")
+			case 2:
+				pw.WriteString("b")
+				pw.Close()
+			}
+		}
+		if _, err := r.output(context.Background(), w); err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"", "a"}; !slices.Equal(bodies, want) {
+			t.Errorf("flushed with bodies %q, want %q", bodies, want)
+		}
+		if w.Body() != "ab" {
+			t.Errorf("got body %q, want \"ab\"", w.Body())
+		}
+	})
+	t.Run("bounded", func(t *testing.T) {
+		r, pw := pipeRun(t, h)
+		go func() {
+			pw.WriteString("Content-Type: text/plain\n\n")
+			pw.Write(bytes.Repeat([]byte("x"), 4*copyBuffer))
+			pw.Close()
+		}()
+		w := &recorder{}
+		largest := 0
+		last := 0
+		w.onFlush = func(body string) {
+			largest = max(largest, len(body)-last)
+			last = len(body)
+		}
+		if _, err := r.output(context.Background(), w); err != nil {
+			t.Fatal(err)
+		}
+		if len(w.Body()) != 4*copyBuffer {
+			t.Fatalf("got %d body bytes, want %d", len(w.Body()), 4*copyBuffer)
+		}
+		// At most one read more than copyBuffer waits for a flush.
+		if largest > 2*copyBuffer || len(w.Body())-last > 2*copyBuffer {
+			t.Errorf("%d bytes went unflushed, want at most %d", max(largest, len(w.Body())-last), 2*copyBuffer)
+		}
+	})
+	t.Run("silence times out", func(t *testing.T) {
+		o := testOptions()
+		o.Timeout = conf.D(100 * time.Millisecond)
+		h, _ := newHandler(t, o)
+		r, pw := pipeRun(t, h)
+		pw.WriteString("Content-Type: text/plain\n\npartial")
+		w := &recorder{}
+		start := time.Now()
+		_, err := r.output(context.Background(), w)
+		if !errors.Is(err, ErrTimeout) {
+			t.Fatalf("got %v, want ErrTimeout", err)
+		}
+		if w.flushes == 0 || w.Body() != "partial" {
+			t.Errorf("got %d flushes, body %q: what came before the silence was not sent", w.flushes, w.Body())
+		}
+		if d := time.Since(start); d < 100*time.Millisecond {
+			t.Errorf("timed out after %v, before the timeout", d)
+		}
+	})
+}
+
+// TestServeDescriptors checks that a script gets stdin, stdout and stderr
+// (stdin being /dev/null when there is no request body) and no descriptor
+// the server opened: not the other ends of its pipes, not the Handler's
+// /dev/null, not the server's own files. (Descriptors the server itself
+// inherited without close-on-exec, and those the child's runtime opens,
+// may be there too.)
+func TestServeDescriptors(t *testing.T) {
+	h, _ := newHandler(t, testOptions())
+	mine := filepath.Join(t.TempDir(), "server-file")
+	f, err := os.Create(mine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := &recorder{}
+	if _, err := h.Serve(context.Background(), w, childRequest(t, "fds")); err != nil {
+		t.Fatal(err)
+	}
+	fds := map[string]string{} // fd -> target
+	for _, line := range strings.Split(strings.TrimSpace(w.Body()), "\n") {
+		fd, target, _ := strings.Cut(line, " ")
+		fds[fd] = target
+	}
+	if fds["0"] != os.DevNull || !strings.HasPrefix(fds["1"], "pipe:") || !strings.HasPrefix(fds["2"], "pipe:") {
+		t.Fatalf("got descriptors 0, 1, 2: %q, %q, %q; want /dev/null and two pipes", fds["0"], fds["1"], fds["2"])
+	}
+	for fd, target := range fds {
+		switch {
+		case fd == "0" || fd == "1" || fd == "2":
+		case target == fds["1"] || target == fds["2"]:
+			t.Errorf("descriptor %s is the other end of the script's stdout or stderr (%s)", fd, target)
+		case target == mine:
+			t.Errorf("descriptor %s is a file the server opened (%s)", fd, target)
+		case fd == strconv.Itoa(h.devNull) && target == os.DevNull:
+			t.Errorf("descriptor %s is the Handler's /dev/null", fd)
+		}
 	}
 }
 
