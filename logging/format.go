@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -54,7 +55,24 @@ type HeaderLookup interface {
 type Format struct {
 	src   string
 	items []item
+
+	// clf is the last %t text printed: the lines of a busy log share
+	// their second, and formatting a time costs more than copying it.
+	clf atomic.Pointer[clfTime]
 }
+
+// clfTime is a time as %t prints it, for the second and the location it was
+// printed for, which decide the text.
+type clfTime struct {
+	sec  int64
+	loc  *time.Location
+	n    int
+	text [clfTimeMax]byte
+}
+
+// clfTimeMax is the longest %t text kept in Format.clf: the length of
+// [21/Nov/2026:10:04:05 +0000] and some room.
+const clfTimeMax = 32
 
 type op uint8
 
@@ -63,7 +81,6 @@ const (
 	opRemoteHost
 	opRemoteIP
 	opLocalIP
-	opLogname
 	opUser
 	opTimeCLF
 	opTimeSec
@@ -239,7 +256,10 @@ modifiers:
 	case 'A':
 		it.op = opLocalIP
 	case 'l':
-		it.op = opLogname
+		// The remote logname (identd) is never looked up: a literal,
+		// merged with the text around it.
+		it.op = opLiteral
+		it.text = "-"
 	case 'u':
 		it.op = opUser
 	case 't':
@@ -352,7 +372,8 @@ func (f *Format) String() string { return f.src }
 // Append appends r's line, newline included, to dst and returns the extended
 // slice. Strings from the request are escaped as Apache's mod_log_config
 // escapes them, so a request can neither break the line nor forge another.
-// Append does not allocate when dst has room for the line.
+// Append does not allocate when dst has room for the line, but for the first
+// %t of each second (a few dozen bytes).
 func (f *Format) Append(dst []byte, r *Record) []byte {
 	for i := range f.items {
 		it := &f.items[i]
@@ -375,12 +396,10 @@ func (f *Format) Append(dst []byte, r *Record) []byte {
 		case opRemotePort:
 			_, port := splitHostPort(r.RemoteAddr)
 			dst = appendField(dst, port)
-		case opLogname:
-			dst = append(dst, '-')
 		case opUser:
 			dst = appendField(dst, r.User)
 		case opTimeCLF:
-			dst = appendCLFTime(dst, it.when(r))
+			dst = f.appendCLFTime(dst, it.when(r))
 		case opTimeSec:
 			dst = strconv.AppendInt(dst, it.when(r).Unix(), 10)
 		case opTimeMsec:
@@ -411,9 +430,12 @@ func (f *Format) Append(dst []byte, r *Record) []byte {
 			if it.orig && r.OrigStatus != 0 {
 				st = r.OrigStatus
 			}
-			if st <= 0 {
+			switch {
+			case st <= 0:
 				dst = append(dst, '-')
-			} else {
+			case st >= 100 && st < 1000:
+				dst = append(dst, byte('0'+st/100), byte('0'+st/10%10), byte('0'+st%10))
+			default:
 				dst = strconv.AppendInt(dst, int64(st), 10)
 			}
 		case opBytesCLF:
@@ -439,6 +461,23 @@ func (f *Format) Append(dst []byte, r *Record) []byte {
 		case opCookie:
 			dst = appendCookie(dst, r.ReqHeader, it.text)
 		}
+	}
+	return dst
+}
+
+// appendCLFTime appends t as %t prints it, copied from the last %t printed
+// when that was of the same second in the same location.
+func (f *Format) appendCLFTime(dst []byte, t time.Time) []byte {
+	sec, loc := t.Unix(), t.Location()
+	if c := f.clf.Load(); c != nil && c.sec == sec && c.loc == loc {
+		return append(dst, c.text[:c.n]...)
+	}
+	start := len(dst)
+	dst = appendCLFTime(dst, t)
+	if n := len(dst) - start; n <= clfTimeMax {
+		c := &clfTime{sec: sec, loc: loc, n: n}
+		copy(c.text[:], dst[start:])
+		f.clf.Store(c)
 	}
 	return dst
 }

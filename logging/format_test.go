@@ -6,6 +6,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -141,6 +142,8 @@ func TestAppend(t *testing.T) {
 		{"%s %>s %<s", func(r *Record) { r.Status, r.OrigStatus = 404, 302 }, "302 404 302"},
 		{"%s %>s", nil, "200 200"},
 		{"%s", func(r *Record) { r.Status = 0 }, "-"},
+		{"%s %>s", func(r *Record) { r.Status, r.OrigStatus = 1000, 99 }, "99 1000"},
+		{"%l %400l %!400l", nil, "- - -"},
 		{"%b %B", nil, "2326 2326"},
 		{"%b %B", func(r *Record) { r.BodyBytes = 0 }, "- 0"},
 		{"%D %T %{s}T %{ms}T %{us}T %{MS}T", nil, "2345678 2 2 2345 2345678 2345"},
@@ -175,6 +178,52 @@ func TestAppend(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAppendTimeReused checks that one Format, which reuses the text of the
+// last %t it printed, prints each time right when consecutive lines change
+// location but not second, change second, or come from several goroutines at
+// once.
+func TestAppendTimeReused(t *testing.T) {
+	f, err := ParseFormat("%t %{end}t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plus1 := time.FixedZone("", 3600)
+	base := time.Date(2026, 11, 21, 10, 4, 5, 0, time.UTC)
+	tests := []struct {
+		t    time.Time
+		d    time.Duration
+		want string
+	}{
+		{base, 0, "[21/Nov/2026:10:04:05 +0000] [21/Nov/2026:10:04:05 +0000]"},
+		{base.Add(999 * time.Millisecond), 0, "[21/Nov/2026:10:04:05 +0000] [21/Nov/2026:10:04:05 +0000]"},
+		{base.In(plus1), 0, "[21/Nov/2026:11:04:05 +0100] [21/Nov/2026:11:04:05 +0100]"},
+		{base, time.Second, "[21/Nov/2026:10:04:05 +0000] [21/Nov/2026:10:04:06 +0000]"},
+		{base.Add(time.Second), 0, "[21/Nov/2026:10:04:06 +0000] [21/Nov/2026:10:04:06 +0000]"},
+		{base.In(plus1), 0, "[21/Nov/2026:11:04:05 +0100] [21/Nov/2026:11:04:05 +0100]"},
+		{base, 0, "[21/Nov/2026:10:04:05 +0000] [21/Nov/2026:10:04:05 +0000]"},
+	}
+	for i, tt := range tests {
+		r := &Record{Time: tt.t, Duration: tt.d}
+		if got, want := string(f.Append(nil, r)), tt.want+"\n"; got != want {
+			t.Errorf("line %d: got %q, want %q", i, got, want)
+		}
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 2000 {
+				tt := tests[(g+i)%len(tests)]
+				r := &Record{Time: tt.t, Duration: tt.d}
+				if got, want := string(f.Append(nil, r)), tt.want+"\n"; got != want {
+					t.Errorf("goroutine %d, line %d: got %q, want %q", g, i, got, want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // TestEscapeEveryByte checks each of the 256 byte values against Apache's

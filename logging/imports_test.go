@@ -12,7 +12,8 @@ import (
 // TestImports enforces the package's dependency rule: it never imports
 // another pwebs package than conf (serve imports it, not the other way), nor
 // net/http (only serve speaks HTTP); its non-test files import nothing but
-// the standard library, conf, x/sys and lumberjack.
+// the standard library, conf, x/sys, lumberjack and klauspost/compress's
+// gzip.
 func TestImports(t *testing.T) {
 	files, err := filepath.Glob("*.go")
 	if err != nil || len(files) == 0 {
@@ -30,6 +31,7 @@ func TestImports(t *testing.T) {
 		"github.com/pwebs/pwebs/conf",
 		"golang.org/x/sys/",
 		"gopkg.in/natefinch/lumberjack.v2",
+		"github.com/klauspost/compress/gzip",
 	}
 	fset := token.NewFileSet()
 	for _, name := range files {
@@ -53,7 +55,7 @@ func TestImports(t *testing.T) {
 				ok = ok || path == a || strings.HasPrefix(path, a)
 			}
 			if !ok {
-				t.Errorf("%s imports %q: logging's code may import only the standard library, conf, x/sys and lumberjack", name, path)
+				t.Errorf("%s imports %q: logging's code may import only the standard library, conf, x/sys, lumberjack and klauspost/compress/gzip", name, path)
 			}
 		}
 	}

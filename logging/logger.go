@@ -14,8 +14,8 @@ import (
 
 // Logger writes the access log and the error log, each buffered in memory and
 // written by its own goroutine, rotated by size through lumberjack, whose
-// goroutine compresses and prunes rotated files. All its methods are safe for
-// concurrent use.
+// goroutine prunes rotated files, and gzipped by a goroutine of this package.
+// All its methods are safe for concurrent use.
 type Logger struct {
 	format  *Format
 	access  *sink // nil when the access log is off
@@ -36,8 +36,8 @@ type env struct {
 // New validates o, creates the log folders, opens (or creates) both logs for
 // appending, and starts the goroutines that write them. Paths are used as
 // given: serve resolves relative ones first. Close stops everything New
-// started, except lumberjack's compression goroutine, of which there is one
-// per log path for the life of the process (see the package comment).
+// started, except lumberjack's goroutine, of which there is one per log path
+// for the life of the process (see the package comment).
 func New(o Options) (*Logger, error) {
 	return open(o, env{stderr: os.Stderr})
 }
@@ -114,7 +114,9 @@ func (l *Logger) alarm(toErrLog bool) func(slog.Level, string, ...any) {
 	}
 }
 
-var lineBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+// lineMax is the size of the buffer on Access's stack that a line is
+// formatted in; a longer line is formatted on the heap.
+const lineMax = 512
 
 // Access formats r and buffers its line; it keeps nothing from r. It never
 // waits for the disk: when more than BufferLimit bytes wait to be written,
@@ -126,13 +128,8 @@ func (l *Logger) Access(r *Record) {
 	if l.access == nil {
 		return
 	}
-	bp := lineBufs.Get().(*[]byte)
-	b := l.format.Append((*bp)[:0], r)
-	l.access.add(b, 1, false)
-	if cap(b) <= 16<<10 {
-		*bp = b
-		lineBufs.Put(bp)
-	}
+	var buf [lineMax]byte
+	l.access.add(l.format.Append(buf[:0], r), 1, false)
 }
 
 // Error returns the error log. Its records are buffered like access lines,
@@ -182,11 +179,11 @@ func (l *Logger) Chown(uid, gid int) error {
 }
 
 // Close writes every buffered line, closes the files and stops every
-// goroutine the Logger started. Before it returns, it waits for lumberjack to
-// compress and prune the rotated files, for as long as it makes progress
-// (what is left is reported on stderr); lumberjack's goroutine itself stays,
-// idle, for the next Logger of the same path. Later calls return the first
-// call's result.
+// goroutine the Logger started. Before it returns, the rotated files are
+// compressed and those beyond keep removed (a problem with them is reported
+// on stderr), and it waits for lumberjack's pruning, for as long as it makes
+// progress; lumberjack's goroutine itself stays, idle, for the next Logger of
+// the same path. Later calls return the first call's result.
 func (l *Logger) Close() error {
 	l.closeOnce.Do(func() {
 		var errs []error

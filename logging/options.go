@@ -37,7 +37,8 @@ type Options struct {
 	// removed. 0 keeps none. Default 20.
 	Keep int `toml:"keep"`
 
-	// Compress gzips rotated files in the background. Default true.
+	// Compress gzips rotated files in the background (at
+	// klauspost/compress's BestSpeed). Default true.
 	Compress bool `toml:"compress"`
 }
 

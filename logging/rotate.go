@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -46,17 +45,17 @@ const (
 	// name that no file has (see lumber.newMillisecond).
 	maxNameWaits = 1000
 
-	// millStall is how long Close, Chown and a change of keep or compress
-	// wait for lumberjack's mill to show progress, compressing or removing
-	// rotated files, before they give up waiting for it.
+	// millStall is how long Close, Chown and a change of keep wait for
+	// lumberjack's mill to show progress, removing rotated files beyond
+	// keep, before they give up waiting for it.
 	millStall = 2 * time.Second
 
 	// millPoll is how often those waits look at the rotated files.
 	millPoll = 5 * time.Millisecond
 
 	// millLate is how long a rotated file may wait to be compressed or
-	// removed before the log reports that lumberjack's mill is not doing
-	// it (lumberjack keeps its errors to itself).
+	// removed before the log reports that it is not done (lumberjack keeps
+	// its errors to itself; the compressor's are reported with it).
 	millLate = time.Minute
 
 	// millCheck is how often a rotating log looks for late rotated files
@@ -96,14 +95,16 @@ type lumber struct {
 	users    int                  // open logFiles
 	lj       *lumberjack.Logger   // the one in use
 	started  bool                 // lj was written to, so its mill runs
-	idle     []*lumberjack.Logger // made for earlier keep or compress values, kept for reuse
+	idle     []*lumberjack.Logger // made for earlier keep values, kept for reuse
 	limit    int64                // rotate_size in bytes; 0 never rotates
 	keep     int                  // rotated files kept; 0 keeps none
 	compress bool
-	watch    *os.File // the live file, when open; lj's file is open only when it is
-	size     int64    // bytes in the live file, as far as this process knows
-	lastRot  int64    // when the last rotation began, in Unix milliseconds
-	waiting  bool     // rotated files may wait to be compressed or removed
+	watch    *os.File    // the live file, when open; lj's file is open only when it is
+	size     int64       // bytes in the live file, as far as this process knows
+	lastRot  int64       // when the last rotation began, in Unix milliseconds
+	waiting  bool        // rotated files may wait to be compressed or removed
+	gz       *compressor // compresses and prunes rotated files, while it runs
+	gzErr    error       // the last problem of the compressor that last stopped
 }
 
 // acquire returns the lumber of path, set to o's rotation options; release
@@ -131,20 +132,23 @@ func acquire(path string, o Options) (*lumber, error) {
 // configure sets the rotation options. A Logger made later for the same path
 // (on a reload, say) sets them for every Logger writing it. l.mu is held.
 func (l *lumber) configure(limit int64, keep int, compress bool) {
+	if l.gz != nil && (limit != l.limit || keep != l.keep || compress != l.compress) {
+		// The compressor works with the old options: let it finish.
+		// The next start or rotation starts one with the new ones.
+		l.haltCompressor()
+	}
 	l.limit, l.keep, l.compress = limit, keep, compress
 	maxBackups := keep
 	if limit == 0 || keep == 0 {
 		// lumberjack has no "keep none": MaxBackups 0 keeps all. Its mill
 		// is given nothing to do, and rotate removes the rotated file.
-		maxBackups, compress = 0, false
+		maxBackups = 0
 	}
-	if l.lj != nil && l.lj.MaxBackups == maxBackups && l.lj.Compress == compress {
+	if l.lj != nil && l.lj.MaxBackups == maxBackups {
 		return
 	}
 	if l.lj != nil {
-		// lumberjack's fields cannot change while its mill may read them,
-		// and two mills must not work on the same files at once (both
-		// would compress the same file, and the loser removes the .gz):
+		// lumberjack's fields cannot change while its mill may read them:
 		// let the old one finish, then keep it idle for reuse.
 		l.close()
 		l.settle()
@@ -152,30 +156,68 @@ func (l *lumber) configure(limit int64, keep int, compress bool) {
 		l.lj, l.started = nil, false
 	}
 	for i, lj := range l.idle {
-		if lj.MaxBackups == maxBackups && lj.Compress == compress {
+		if lj.MaxBackups == maxBackups {
 			l.lj = lj
 			l.idle = slices.Delete(l.idle, i, i+1)
 			return
 		}
 	}
+	// lumberjack never compresses: its mill would gzip at compress/gzip's
+	// default level, several times slower than the compressor (see the
+	// package comment).
 	l.lj = &lumberjack.Logger{
 		Filename:   l.path,
 		MaxSize:    neverRotate,
 		MaxBackups: maxBackups,
-		Compress:   compress,
 	}
 }
 
-// release gives l back. When no Logger uses it any more, it closes the file
-// and waits for lumberjack's mill to compress and remove rotated files, or
-// to stop showing progress (see settle).
+// compressing reports whether rotated files are compressed here.
+func (l *lumber) compressing() bool { return l.compress && l.limit > 0 && l.keep > 0 }
+
+// kickCompressor wakes the compressor, starting it if it is not running,
+// when rotated files are compressed. l.mu is held.
+func (l *lumber) kickCompressor() {
+	if !l.compressing() {
+		return
+	}
+	if l.gz == nil {
+		l.gz = startCompressor(l.path, l.keep)
+	}
+	l.gz.kick()
+}
+
+// haltCompressor has the compressor finish its work and stop, and returns
+// its last problem. l.mu is held.
+func (l *lumber) haltCompressor() error {
+	if l.gz == nil {
+		return nil
+	}
+	err := l.gz.halt()
+	l.gz, l.gzErr = nil, err
+	return err
+}
+
+// compressErr returns the compressor's last problem. l.mu is held.
+func (l *lumber) compressErr() error {
+	if l.gz != nil {
+		return l.gz.lastErr()
+	}
+	return l.gzErr
+}
+
+// release gives l back. When no Logger uses it any more, it closes the file,
+// has the compressor finish compressing and pruning and stop, and waits for
+// lumberjack's mill to remove rotated files beyond keep, or to stop showing
+// progress (see settle).
 func (l *lumber) release() (closeErr, millErr error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.users--; l.users > 0 {
 		return nil, nil
 	}
-	return l.close(), l.settle()
+	closeErr = l.close()
+	return closeErr, errors.Join(l.haltCompressor(), l.settle())
 }
 
 // open opens (creating folders and the file if needed) the live file for
@@ -216,8 +258,9 @@ func (l *lumber) close() error {
 }
 
 // start opens the live file and has lumberjack open it too, which starts
-// its mill on what an earlier run left: rotated files to compress or
-// remove. Errors are left for the first write to find.
+// its mill on what an earlier run left, rotated files to remove, and wakes
+// the compressor for rotated files to compress. Errors are left for the
+// first write to find.
 func (l *lumber) start() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -228,6 +271,7 @@ func (l *lumber) start() {
 	if l.limit > 0 && l.keep == 0 {
 		l.removeBackups()
 	}
+	l.kickCompressor()
 	l.waiting = l.limit > 0
 }
 
@@ -318,9 +362,10 @@ func (l *lumber) write(b []byte, rotateErr *error) (n int, err error) {
 }
 
 // rotate has lumberjack rename the live file to its backup name, start a
-// new one and wake its mill to compress and prune. lumberjack names the
-// backup after the time to the millisecond and renames over a file of that
-// name, so rotate first waits for a millisecond no backup is named after.
+// new one and wake its mill to prune, then wakes the compressor. lumberjack
+// names the backup after the time to the millisecond and renames over a file
+// of that name, so rotate first waits for a millisecond no backup is named
+// after.
 // Our descriptor then follows the new file. After a failed rotation, which
 // may or may not have renamed the file, both are closed, so that the next
 // write opens the path afresh and counts its size again.
@@ -343,10 +388,29 @@ func (l *lumber) rotate() error {
 		l.lj.Close()
 		return err
 	}
+	clearAutoDaAlloc(l.path)
 	if l.keep == 0 {
 		l.removeBackups()
 	}
+	l.kickCompressor()
 	return nil
+}
+
+// clearAutoDaAlloc opens and closes the new, still empty, live file at path.
+// lumberjack creates it (to give it the old file's owner), then opens it
+// again with O_TRUNC, and ext4 marks a file truncated to nothing for
+// writing back when it is next closed (its auto_da_alloc, for programs that
+// replace a file by truncating it): the rotated file would be written to
+// disk when lumberjack closes it at the next rotation, a few milliseconds
+// before it is compressed and removed, which costs the writer goroutine the
+// block allocation and the disk the writes. A close while the file is empty
+// clears the mark at no cost; the rotated files then leave the page cache,
+// compressed, without being written. Other file systems need nothing and
+// lose nothing.
+func clearAutoDaAlloc(path string) {
+	if f, err := os.Open(path); err == nil {
+		f.Close()
+	}
 }
 
 // newMillisecond waits, in the writer goroutine, until the wall clock (which
@@ -390,35 +454,35 @@ func (l *lumber) removeBackups() error {
 
 // milling reports whether lumberjack's mill has work to do after a
 // rotation.
-func (l *lumber) milling() bool { return l.lj.MaxBackups > 0 || l.lj.Compress }
+func (l *lumber) milling() bool { return l.lj.MaxBackups > 0 }
 
 // pending returns how many rotated files in list lumberjack's mill has yet
-// to remove or compress, and a summary of their state that changes as it
-// makes progress.
+// to remove, and a summary of their state that changes as it makes
+// progress.
 func (l *lumber) pending(list []*backup) (int, string) {
 	n := 0
 	var state strings.Builder
 	for i, b := range list {
-		switch {
-		case l.lj.MaxBackups > 0 && i >= l.lj.MaxBackups:
-		case l.lj.Compress && b.plain:
-		default:
+		if i < l.lj.MaxBackups {
 			continue
 		}
 		n++
 		state.WriteString(b.name)
-		if fi, err := os.Lstat(b.name + ".gz"); err == nil {
-			state.WriteString(" " + strconv.FormatInt(fi.Size(), 10))
+		if b.plain {
+			state.WriteString(" plain")
+		}
+		if b.gz {
+			state.WriteString(" gz")
 		}
 		state.WriteByte('\n')
 	}
 	return n, state.String()
 }
 
-// settle waits until lumberjack's mill has done its work: every rotated
-// file compressed (when compress is on) and none beyond keep. It gives up,
-// with an error, when the rotated files show no progress for millStall.
-// l.mu is held, so no rotation gives the mill more work meanwhile.
+// settle waits until lumberjack's mill has removed every rotated file
+// beyond keep. It gives up, with an error, when the rotated files show no
+// progress for millStall. l.mu is held, so no rotation gives the mill more
+// work meanwhile.
 func (l *lumber) settle() error {
 	if !l.milling() || !l.started {
 		return nil
@@ -440,16 +504,17 @@ func (l *lumber) settle() error {
 		if state != last {
 			last, changed = state, time.Now()
 		} else if time.Since(changed) > millStall {
-			return fmt.Errorf("%d rotated files were not compressed or removed; lumberjack gives no reason (permissions? disk full?)", n)
+			return fmt.Errorf("%d rotated files beyond keep were not removed; lumberjack gives no reason (permissions?)", n)
 		}
 		time.Sleep(millPoll)
 	}
 }
 
 // late returns an error when a rotated file waited more than millLate to be
-// compressed or removed by lumberjack's mill, which keeps its errors to
-// itself (or, with keep = 0, by rotate). It looks at the folder only while
-// rotated files may be waiting: after a rotation, and until none waits.
+// compressed by the compressor or removed by lumberjack's mill, which keeps
+// its errors to itself (or, with keep = 0, by rotate). It looks at the
+// folder only while rotated files may be waiting: after a rotation, and
+// until none waits.
 func (l *lumber) late() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -470,7 +535,7 @@ func (l *lumber) late() error {
 		case i >= l.keep:
 			// One too many since a newer one was made.
 			since = list[i-l.keep].when
-		case l.lj.Compress && b.plain:
+		case l.compress && b.plain:
 			since = b.when
 		default:
 			continue
@@ -482,12 +547,17 @@ func (l *lumber) late() error {
 	}
 	l.waiting = waiting > 0
 	if n > 0 {
-		return fmt.Errorf("%d rotated files waited more than %v to be compressed or removed; lumberjack gives no reason (permissions? disk full?)", n, millLate)
+		reason := "lumberjack gives no reason (permissions? disk full?)"
+		if err := l.compressErr(); err != nil {
+			reason = err.Error()
+		}
+		return fmt.Errorf("%d rotated files waited more than %v to be compressed or removed: %s", n, millLate, reason)
 	}
 	return nil
 }
 
-// chown hands the live file and the rotated files to uid and gid, once
+// chown hands the live file and the rotated files to uid and gid, once the
+// compressor has finished (the next rotation starts it again) and
 // lumberjack's mill has settled, so that no file being compressed escapes.
 func (l *lumber) chown(uid, gid int) error {
 	l.mu.Lock()
@@ -496,6 +566,7 @@ func (l *lumber) chown(uid, gid int) error {
 	if l.watch != nil {
 		errs = append(errs, l.watch.Chown(uid, gid))
 	}
+	l.haltCompressor()
 	l.settle()
 	list, err := backups(l.path)
 	errs = append(errs, err)
@@ -550,8 +621,7 @@ func (lf *logFile) reopen() error {
 }
 
 // close gives the file back; stdout and stderr stay open. millErr tells
-// that lumberjack's mill did not finish compressing and removing rotated
-// files.
+// that rotated files could not all be compressed or removed.
 func (lf *logFile) close() (err, millErr error) {
 	if lf.lum == nil {
 		return nil, nil
@@ -632,25 +702,39 @@ func (b *backup) remove() error {
 // backups lists the rotated files of path that lumberjack's mill sees,
 // newest first. Other files in the folder are left out.
 func backups(path string) ([]*backup, error) {
+	list, _, err := scanBackups(path)
+	return list, err
+}
+
+// scanBackups returns what backups returns, and the temporary files of
+// compressions (see tmpSuffix) beside them.
+func scanBackups(path string) (list []*backup, temps []string, err error) {
 	dir, prefix, ext := backupParts(path)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var list []*backup
 	byName := map[string]*backup{}
 	for _, e := range entries {
 		n := e.Name()
 		if !strings.HasPrefix(n, prefix) || !e.Type().IsRegular() {
 			continue
 		}
-		rest, gz := strings.CutSuffix(n[len(prefix):], ".gz")
+		rest, tmp := strings.CutSuffix(n[len(prefix):], tmpSuffix)
+		gz := false
+		if !tmp {
+			rest, gz = strings.CutSuffix(rest, ".gz")
+		}
 		stamp, ok := strings.CutSuffix(rest, ext)
 		if !ok {
 			continue
 		}
 		when, err := time.Parse(backupStamp, stamp)
 		if err != nil {
+			continue
+		}
+		if tmp {
+			temps = append(temps, filepath.Join(dir, n))
 			continue
 		}
 		name := filepath.Join(dir, prefix+stamp+ext)
@@ -667,5 +751,5 @@ func backups(path string) ([]*backup, error) {
 		}
 	}
 	slices.SortFunc(list, func(a, b *backup) int { return b.when.Compare(a.when) })
-	return list, nil
+	return list, temps, nil
 }

@@ -1,6 +1,7 @@
 package logging
 
 import (
+	"compress/gzip"
 	"fmt"
 	"io"
 	"os"
@@ -163,34 +164,66 @@ func TestBackupNameTaken(t *testing.T) {
 	}
 }
 
+// TestKeep checks that keep is exact once Close returns, compressed or not:
+// lumberjack's mill and the compressor both prune, and flushes every few
+// lines make them run while rotations go on, so that files are removed while
+// they are being compressed.
 func TestKeep(t *testing.T) {
-	for _, keep := range []int{0, 1, 3} {
-		t.Run(itoa(keep), func(t *testing.T) {
-			o := testOptions(t.TempDir())
-			o.RotateSize, o.Keep = 1<<10, keep
-			l, stderr := newTestLogger(t, o)
-			const n = 200
-			for i := range n {
-				l.Access(recordN(0, i))
-			}
-			if err := l.Close(); err != nil {
-				t.Fatal(err)
-			}
-			files := logFiles(t, o.Access)
-			if got, want := len(files), keep+1; got != want {
-				t.Fatalf("got files %q, want %d", files, want)
-			}
-			// What is kept is the newest: the lines end with the last one.
-			lines := allLines(t, o.Access)
-			for i, line := range lines {
-				if want := fmt.Sprintf("/n%d ", n-len(lines)+i); !strings.Contains(line, want) {
-					t.Fatalf("line %d: got %q, want %q", i, line, want)
-				}
-			}
-			if s := stderr.String(); s != "" {
-				t.Errorf("got reports %q, want none", s)
-			}
-		})
+	for _, compress := range []bool{true, false} {
+		for _, keep := range []int{0, 1, 3} {
+			t.Run(fmt.Sprintf("compress=%v/keep=%d", compress, keep), func(t *testing.T) {
+				testKeep(t, compress, keep)
+			})
+		}
+	}
+}
+
+func testKeep(t *testing.T, compress bool, keep int) {
+	o := testOptions(t.TempDir())
+	o.RotateSize, o.Keep, o.Compress = MinRotateSize, keep, compress
+	l, stderr := newTestLogger(t, o)
+	const n = 1000 // about 140 rotations
+	for i := range n {
+		l.Access(recordN(0, i))
+		if i%20 == 0 {
+			l.Flush()
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files := logFiles(t, o.Access)
+	if got, want := len(files), keep+1; got != want {
+		t.Fatalf("got files %q, want %d", files, want)
+	}
+	for _, f := range files[:len(files)-1] {
+		if got := strings.HasSuffix(f, ".gz"); got != compress {
+			t.Errorf("%s: got compressed %v, want %v", f, got, compress)
+		}
+	}
+	checkNoTemps(t, o.Access)
+	// What is kept is the newest: the lines end with the last one.
+	lines := allLines(t, o.Access)
+	for i, line := range lines {
+		if want := fmt.Sprintf("/n%d ", n-len(lines)+i); !strings.Contains(line, want) {
+			t.Fatalf("line %d: got %q, want %q", i, line, want)
+		}
+	}
+	if s := stderr.String(); s != "" {
+		t.Errorf("got reports %q, want none", s)
+	}
+}
+
+// checkNoTemps fails when a compression left its temporary file beside the
+// rotated files of path.
+func checkNoTemps(t *testing.T, path string) {
+	t.Helper()
+	_, temps, err := scanBackups(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(temps) > 0 {
+		t.Errorf("got temporary files %q, want none", temps)
 	}
 }
 
@@ -227,10 +260,10 @@ func TestCompress(t *testing.T) {
 }
 
 // TestMillFinishesEarlierWork checks what New finds from a run that stopped
-// before lumberjack's mill was done: a rotated file not yet compressed, one
+// before the compressor was done: a rotated file not yet compressed, one
 // whose compression was cut off (the .gz beside its source is redone from the
-// source), and more rotated files than keep. Files that are not rotated logs
-// are left alone.
+// source; a temporary .gz is removed), and more rotated files than keep.
+// Files that are not rotated logs are left alone.
 func TestMillFinishesEarlierWork(t *testing.T) {
 	dir := t.TempDir()
 	o := testOptions(dir)
@@ -251,6 +284,7 @@ func TestMillFinishesEarlierWork(t *testing.T) {
 	write(a, "a\n")
 	write(a+".gz", "cut off")
 	write(b, "b\n")
+	write(b+tmpSuffix, "cut off") // a compression that did not finish
 	other := filepath.Join(logs, "access_log-notes.txt")
 	write(other, "not a backup\n")
 
@@ -264,7 +298,7 @@ func TestMillFinishesEarlierWork(t *testing.T) {
 	if got := readLog(t, b+".gz"); got != "b\n" {
 		t.Errorf("got %q, want %q", got, "b\n")
 	}
-	for _, gone := range []string{a, b, old + ".gz"} {
+	for _, gone := range []string{a, b, old + ".gz", b + tmpSuffix} {
 		if exists(gone) {
 			t.Errorf("%s: still there, want it removed", gone)
 		}
@@ -320,6 +354,9 @@ func TestGoroutinesBounded(t *testing.T) {
 	if got := lumberjackMills(); got != mills {
 		t.Errorf("got %d lumberjack goroutines after %d cycles, want %d", got, cycles, mills)
 	}
+	if got := goroutines("logging.(*compressor).run("); got != 0 {
+		t.Errorf("got %d compressor goroutines after Close, want none", got)
+	}
 	if got, want := len(allLines(t, o.Access)), cycles*perCycle; got != want {
 		t.Errorf("got %d lines, want %d", got, want)
 	}
@@ -331,6 +368,11 @@ func TestGoroutinesBounded(t *testing.T) {
 // lumberjackMills counts the goroutines running lumberjack's mill, by the
 // stack signature a leak check filters them by.
 func lumberjackMills() int {
+	return goroutines("gopkg.in/natefinch/lumberjack%2ev2.(*Logger).millRun(")
+}
+
+// goroutines counts the goroutines whose stack holds sig.
+func goroutines(sig string) int {
 	buf := make([]byte, 1<<20)
 	for {
 		n := runtime.Stack(buf, true)
@@ -342,7 +384,7 @@ func lumberjackMills() int {
 	}
 	n := 0
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "gopkg.in/natefinch/lumberjack%2ev2.(*Logger).millRun(") {
+		if strings.Contains(g, sig) {
 			n++
 		}
 	}
@@ -710,4 +752,163 @@ func TestSharedPath(t *testing.T) {
 	if s := stderr1.String() + stderr2.String(); s != "" {
 		t.Errorf("got reports %q, want none", s)
 	}
+}
+
+// TestCompressPrunedMeanwhile checks the race between the compressor and
+// lumberjack's mill, which removes rotated files beyond keep from its own
+// listing of the folder: a rotated file removed while it is being compressed,
+// or before, is not an error, and leaves no .gz, no temporary file and no
+// plain file.
+func TestCompressPrunedMeanwhile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "access_log")
+	name := backupName(path, time.Now())
+	if err := os.WriteFile(name, []byte("a line\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	testHookCompressed = func(string) {
+		if err := os.Remove(name); err != nil { // lumberjack prunes it
+			t.Error(err)
+		}
+	}
+	defer func() { testHookCompressed = nil }()
+	c := &compressor{path: path, keep: 1}
+	if err := c.compress(name); err != nil {
+		t.Errorf("got %v, want no error", err)
+	}
+	testHookCompressed = nil
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		t.Errorf("got %s left, want nothing", e.Name())
+	}
+
+	// Removed before the compressor opens it.
+	if err := c.compress(name); err != nil {
+		t.Errorf("gone before: got %v, want no error", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) > 0 {
+		t.Errorf("gone before: got %d files, want none", len(entries))
+	}
+}
+
+// TestCompressNoFollow checks that the compressor, which may run as root in
+// a folder the user it hands the logs to may write, follows no symbolic link
+// and opens no FIFO put in place of a rotated file or of its temporary file.
+func TestCompressNoFollow(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "access_log")
+	target := filepath.Join(dir, "target")
+	if err := os.WriteFile(target, []byte("not a log\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := &compressor{path: path, keep: 1}
+
+	// A link as the temporary file: replaced, the target left alone.
+	name := backupName(path, time.Now())
+	if err := os.WriteFile(name, []byte("a line\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, name+tmpSuffix); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.compress(name); err != nil {
+		t.Fatal(err)
+	}
+	if got := readLog(t, name+".gz"); got != "a line\n" {
+		t.Errorf("got %q, want %q", got, "a line\n")
+	}
+	if got := readLog(t, target); got != "not a log\n" {
+		t.Errorf("target: got %q, want it untouched", got)
+	}
+
+	// A link, then a FIFO, as the rotated file: an error, and the target
+	// is neither read nor compressed.
+	name = backupName(path, time.Now().Add(time.Second))
+	if err := os.Symlink(target, name); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.compress(name); err == nil {
+		t.Errorf("link: got no error, want one")
+	}
+	if exists(name + ".gz") {
+		t.Errorf("link: got %s.gz, want none", name)
+	}
+	name = backupName(path, time.Now().Add(2*time.Second))
+	if err := syscall.Mkfifo(name, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.compress(name) }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Errorf("FIFO: got no error, want one")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("FIFO: the compressor blocks")
+	}
+	checkNoTemps(t, path)
+}
+
+// TestCompressKeepsAttributes checks what a compressed rotated file keeps of
+// its source: the lines, the mode (past the umask), the modification time (in
+// the gzip header), and, as root, the owner and group.
+func TestCompressKeepsAttributes(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "site.log")
+	name := backupName(path, time.Now())
+	if err := os.WriteFile(name, []byte("one\ntwo\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mtime := time.Date(2026, 11, 21, 10, 4, 5, 0, time.UTC)
+	if err := os.Chtimes(name, mtime, mtime); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(name, 0o664); err != nil { // past the umask
+		t.Fatal(err)
+	}
+	uid := os.Getuid()
+	if uid == 0 {
+		uid = 65534
+		if err := os.Chown(name, uid, uid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := &compressor{path: path, keep: 1}
+	if err := c.compress(name); err != nil {
+		t.Fatal(err)
+	}
+	if exists(name) {
+		t.Errorf("%s: still there, want it removed", name)
+	}
+	gz := name + ".gz"
+	if got := readLog(t, gz); got != "one\ntwo\n" {
+		t.Errorf("got %q, want %q", got, "one\ntwo\n")
+	}
+	fi, err := os.Stat(gz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fi.Mode().Perm(), os.FileMode(0o664); got != want {
+		t.Errorf("got mode %v, want %v", got, want)
+	}
+	if got := owner(t, gz); got != uid {
+		t.Errorf("got owner %d, want %d", got, uid)
+	}
+	f, err := os.Open(gz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !zr.ModTime.Equal(mtime) {
+		t.Errorf("got gzip ModTime %v, want %v", zr.ModTime, mtime)
+	}
+	checkNoTemps(t, path)
 }

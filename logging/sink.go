@@ -169,9 +169,8 @@ func (s *sink) do(r request) error {
 	}
 }
 
-// close stops taking lines, writes what is buffered, closes the file (after
-// lumberjack compressed and pruned rotated files) and ends the writer
-// goroutine.
+// close stops taking lines, writes what is buffered, closes the file (once
+// rotated files are compressed and pruned) and ends the writer goroutine.
 func (s *sink) close() error {
 	s.mu.Lock()
 	s.closed = true
