@@ -181,6 +181,8 @@ func checkAsUser(a *account, checks []string) ([]string, error) {
 				mode, what = unix.R_OK|unix.X_OK, "read"
 			case "w":
 				mode, what = unix.W_OK|unix.X_OK, "write to"
+			case "f":
+				mode, what = unix.W_OK, "write to"
 			case "x":
 				mode, what = unix.X_OK, "run"
 			}
@@ -204,6 +206,12 @@ func checksAfterDrop(cfg *serve.Config) []string {
 	}
 	for _, p := range []string{cfg.Log.Access, cfg.Log.Error} {
 		if p == "" || p == "-" {
+			continue
+		}
+		// A log that is not a regular file (/dev/null, a FIFO) is never
+		// rotated: only the file itself must be writable.
+		if fi, err := os.Stat(p); err == nil && !fi.Mode().IsRegular() {
+			checks = append(checks, "f:"+p)
 			continue
 		}
 		// A folder pwebs creates is given to the user; one that exists

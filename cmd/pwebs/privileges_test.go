@@ -183,6 +183,12 @@ func TestCheckAsUser(t *testing.T) {
 	if _, stderr, code := runCmd(t, dir, "-t"); code != 0 {
 		t.Fatalf("readable site: exit %d, %q", code, stderr)
 	}
+	// A log that is not a regular file is never rotated: /dev/null needs
+	// no writable /dev.
+	os.WriteFile(filepath.Join(dir, "devnull.conf"), []byte(serveAs(t, dir)+"document_root = \"htdocs\"\n[log]\naccess = \"/dev/null\"\nrotate_size = \"0\"\n"), 0o644)
+	if _, stderr, code := runCmd(t, dir, "-t", "-c", filepath.Join(dir, "devnull.conf")); code != 0 {
+		t.Errorf("access log /dev/null: exit %d, %q", code, stderr)
+	}
 	// A root-only document root, and a log folder that exists but is
 	// root's (pwebs only gives away the folders it creates).
 	os.Chmod(filepath.Join(dir, "htdocs"), 0o700)
