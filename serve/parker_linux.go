@@ -4,8 +4,10 @@ import (
 	"errors"
 	"net"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -22,12 +24,14 @@ const parkDelay = 50 * time.Millisecond
 const parkSweep = 250 * time.Millisecond
 
 // Trimming: when at least trimAfter more connections are parked than at
-// the last trim and none has woken for trimQuiet, the memory their
-// goroutines and buffers used is returned to the system (a burst of
-// clients that then sit idle would otherwise keep it in the process).
+// the last trim and none has been parked or woken for trimQuiet (the burst
+// is over), the memory their goroutines and buffers used is returned to the
+// system: a burst of clients that then sit idle would otherwise keep it in
+// the process. A trim is a forced garbage collection, so there is at most
+// one every trimEvery.
 const (
 	trimAfter = 1000
-	trimQuiet = time.Second
+	trimQuiet = 300 * time.Millisecond
 	trimEvery = 10 * time.Second
 )
 
@@ -61,6 +65,7 @@ type parker struct {
 	done chan struct{}
 	wg   sync.WaitGroup
 
+	lastPark    atomic.Int64 // when a connection was last parked, in Unix nanoseconds
 	lastWake    time.Time
 	lastTrim    time.Time
 	trimmedWith int // connections parked at the last trim
@@ -129,6 +134,7 @@ func (p *parker) park(c *conn) bool {
 	}
 	p.tail = ic
 	p.mu.Unlock()
+	p.lastPark.Store(time.Now().UnixNano())
 	// Go's descriptor goes; the socket stays open through ours.
 	c.nc.Close()
 	return true
@@ -244,15 +250,28 @@ func (p *parker) expire(now time.Time) {
 // maybeTrim returns freed memory to the system after a burst of
 // connections went idle.
 func (p *parker) maybeTrim(now time.Time) {
-	n := p.count()
+	if !p.trimDue(p.count(), now) {
+		return
+	}
+	// Two collections: the first one only moves what sync.Pools hold (the
+	// connections' buffers among them) to their victim caches; the second
+	// frees it, and FreeOSMemory returns it.
+	runtime.GC()
+	debug.FreeOSMemory()
+}
+
+// trimDue reports whether to trim now, with n connections parked, and if so
+// notes that the trim is done.
+func (p *parker) trimDue(n int, now time.Time) bool {
 	if n < p.trimmedWith {
 		p.trimmedWith = n
 	}
-	if n-p.trimmedWith < trimAfter || now.Sub(p.lastWake) < trimQuiet || now.Sub(p.lastTrim) < trimEvery {
-		return
+	if n-p.trimmedWith < trimAfter || now.Sub(p.lastWake) < trimQuiet ||
+		now.Sub(time.Unix(0, p.lastPark.Load())) < trimQuiet || now.Sub(p.lastTrim) < trimEvery {
+		return false
 	}
 	p.lastTrim, p.trimmedWith = now, n
-	debug.FreeOSMemory()
+	return true
 }
 
 // evict closes up to n parked connections, oldest first, to make room
