@@ -490,3 +490,40 @@ func TestLingeringClose(t *testing.T) {
 		}
 	}
 }
+
+// TestSlowBodyHoldsNoSlot: a client that sends a small body slowly holds
+// its connection, not a max_clients slot, and the request is served once
+// the body is in; one that stops sending gets 408.
+func TestSlowBodyHoldsNoSlot(t *testing.T) {
+	ts := startServer(t, "max_clients = 1\nqueue_timeout = \"200ms\"\nbody_timeout = \"500ms\"\n", siteFiles)
+	setHook(t, func(c *conn) bool {
+		if string(c.req.rawPath) != "/upload" {
+			return false
+		}
+		b, err := io.ReadAll(&c.bodyReader)
+		if err != nil {
+			c.writeText(500, err.Error())
+			return true
+		}
+		c.writeText(200, fmt.Sprintf("got %d bytes", len(b)))
+		return true
+	})
+	slow := ts.dial()
+	slow.send("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 8\r\n\r\nabcd")
+	time.Sleep(100 * time.Millisecond)
+	for i := 0; i < 3; i++ {
+		if resp, _ := ts.get("/digits.txt"); resp.StatusCode != 200 {
+			t.Fatalf("while a body comes slowly: %d, want 200", resp.StatusCode)
+		}
+	}
+	slow.send("efgh")
+	if resp, body := slow.read("POST"); resp.StatusCode != 200 || body != "got 8 bytes" {
+		t.Errorf("the slow body: %d %q", resp.StatusCode, body)
+	}
+
+	stalled := ts.dial()
+	stalled.send("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 8\r\n\r\nab")
+	if resp, _ := stalled.read("POST"); resp.StatusCode != 408 {
+		t.Errorf("a stalled body: %d, want 408", resp.StatusCode)
+	}
+}

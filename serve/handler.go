@@ -27,6 +27,18 @@ func (c *conn) serveRequest() {
 	c.closeAfter = !r.keepAlive()
 	c.resp.noBody = r.method == mHEAD
 
+	if err := c.prebuffer(); err != nil {
+		// The client stopped sending its body, or went away.
+		c.closeAfter = true
+		if errors.Is(err, errBodyTimeout) {
+			c.writeError(408)
+		} else {
+			c.broken = true
+			c.resp.status = 400 // logged; the client is not there to read it
+		}
+		c.logRequest()
+		return
+	}
 	if !c.acquireSlot() {
 		c.closeAfter = true
 		c.writeErrorWith(503, "Retry-After", "5")
@@ -73,6 +85,30 @@ func (c *conn) recoverHandler() {
 	}
 	c.wbuf = c.wbuf[:0]
 	c.writeError(500)
+}
+
+// prebufferMax is the largest request body read in full before its
+// request waits for a max_clients slot, as nginx reads a body into its
+// client_body_buffer_size (16 KiB) before passing it on.
+const prebufferMax = 16 << 10
+
+// prebuffer reads a small body announced by Content-Length into the read
+// buffer before the request takes a slot, so that a client sending its body
+// slowly holds a connection but never a slot. A body that waits for
+// "100 Continue", a chunked body and a bigger body are read by the handler,
+// as they come.
+func (c *conn) prebuffer() error {
+	r := &c.req
+	n := r.contentLength
+	if r.chunked || n <= 0 || n > prebufferMax || n > int64(c.st.cfg.MaxBodyBytes) || (r.expectContinue && r.Minor > 0) {
+		return nil
+	}
+	for int64(c.rend-c.rpos) < n {
+		if err := c.fill(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // acquireSlot waits for a max_clients slot, at most queue_timeout.
