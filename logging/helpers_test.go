@@ -8,29 +8,14 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/pwebs/pwebs/internal/syncbuf"
 )
 
-// syncBuffer is a bytes.Buffer that the report logger may write from several
-// goroutines while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a bytes.Buffer safe to read while other goroutines write it.
+type syncBuffer = syncbuf.Buffer
 
 // testOptions returns options for logs in dir/logs with a small rotate size.
 func testOptions(dir string) Options {

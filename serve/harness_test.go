@@ -2,7 +2,6 @@ package serve
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -11,9 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/pwebs/pwebs/internal/syncbuf"
 
 	"github.com/pwebs/pwebs/logging"
 )
@@ -30,23 +30,8 @@ type testServer struct {
 	logger *logging.Logger // the access log, when the config has one
 }
 
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a bytes.Buffer safe to read while other goroutines write it.
+type syncBuffer = syncbuf.Buffer
 
 // writeFiles creates files under dir; a name ending in "/" is a folder.
 func writeFiles(t testing.TB, dir string, files map[string]string) {

@@ -10,10 +10,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pwebs/pwebs/internal/syncbuf"
 )
 
 var binary string
@@ -172,23 +173,8 @@ func startProcessAs(t *testing.T, dir, addr string, cred *syscall.Credential, ar
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe to read while a process writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a bytes.Buffer safe to read while other goroutines write it.
+type syncBuffer = syncbuf.Buffer
 
 // execAs prepares pwebs with args, run as the user of cred.
 func execAs(dir string, cred *syscall.Credential, args ...string) *exec.Cmd {
