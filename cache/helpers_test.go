@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -100,13 +101,27 @@ func addListing(t testing.TB, c *Cache, key, d string) bool {
 	return c.Add(key, &Entry{Body: []byte(b.String()), Type: "text/plain", Deps: []Dep{DepOf(d, fi)}}, tok)
 }
 
+// mustAddFile adds an entry for path under key, trying again until Add
+// takes it. Add rightly refuses an entry while events of an earlier change
+// in the same folder are still on their way (they stamp it after Begin), and
+// fsnotify delivers the events of one write or rename one by one, so the
+// first try after a change may be refused on a busy machine.
 func mustAddFile(t testing.TB, c *Cache, key, path string) *Entry {
 	t.Helper()
-	e, ok := addFile(t, c, key, path)
-	if !ok {
-		t.Fatalf("Add(%q) refused", key)
-	}
+	var e *Entry
+	waitFor(t, fmt.Sprintf("Add(%q) to take the entry", key), func() bool {
+		var ok bool
+		e, ok = addFile(t, c, key, path)
+		return ok
+	})
 	return e
+}
+
+// mustAddListing adds a listing of folder d under key, trying again until Add
+// takes it, for the reason mustAddFile gives.
+func mustAddListing(t testing.TB, c *Cache, key, d string) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("Add(%q) to take the listing", key), func() bool { return addListing(t, c, key, d) })
 }
 
 // waitFor polls cond until it holds, failing the test at the deadline.

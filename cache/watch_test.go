@@ -169,9 +169,7 @@ func TestSiblingChangeKeepsEntry(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustAddFile(t, c, "p", p)
-	if !addListing(t, c, "list", filepath.Join(root, "d")) {
-		t.Fatal("the listing was refused")
-	}
+	mustAddListing(t, c, "list", filepath.Join(root, "d"))
 	write(t, q, "q changed")
 	if err := os.Mkdir(filepath.Join(root, "d/sub"), 0o755); err != nil {
 		t.Fatal(err)
@@ -200,11 +198,9 @@ func TestListingUpdates(t *testing.T) {
 		func() { os.Remove(filepath.Join(d, "one.txt")) },
 		func() { write(t, filepath.Join(d, "two.txt"), "22") }, // size shown in the listing
 	} {
-		if !addListing(t, c, "list", d) {
-			t.Fatalf("change %d: the listing was refused", i)
-		}
+		mustAddListing(t, c, "list", d)
 		change()
-		waitGone(t, c, "list")
+		waitFor(t, fmt.Sprintf("change %d to drop the listing", i), func() bool { _, ok := c.Get("list"); return !ok })
 	}
 }
 
@@ -337,9 +333,7 @@ func TestOverflow(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustAddFile(t, c, "a", p)
-	if !addListing(t, c, "list", filepath.Join(root, "d")) {
-		t.Fatal("the listing was refused")
-	}
+	mustAddListing(t, c, "list", filepath.Join(root, "d"))
 	old := c.Begin()
 	fi := mustStat(t, p)
 	c.inject <- fsnotify.ErrEventOverflow
@@ -382,9 +376,7 @@ func TestOverflow(t *testing.T) {
 	if c.isUnwatched("a") {
 		t.Error("an entry added after the rescan is checked by stat")
 	}
-	if !addListing(t, c, "list", filepath.Join(root, "d")) {
-		t.Error("a listing was refused after the rescan")
-	}
+	mustAddListing(t, c, "list", filepath.Join(root, "d"))
 	write(t, p, "three")
 	waitGone(t, c, "a")
 	waitGone(t, c, "list")
