@@ -20,34 +20,53 @@ const hexDigits = "0123456789abcdef"
 // appendEscaped appends s to dst escaped as Apache's ap_escape_logitem does:
 // \b \n \r \t \v for those control characters, \" and \\ for the quote and
 // the backslash, and \xhh (lower-case hex) for any other control byte, DEL or
-// byte above 0x7f, so UTF-8 text is written byte by byte as \xhh.
+// byte above 0x7f, so UTF-8 text is written byte by byte as \xhh. Runs of
+// bytes that need nothing are found eight at a time and copied whole.
 func appendEscaped[T string | []byte](dst []byte, s T) []byte {
 	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !logEscape[c] {
-			continue
+	for i := 0; i < len(s); {
+		for i+8 <= len(s) && plain8(uint64(s[i])|uint64(s[i+1])<<8|uint64(s[i+2])<<16|uint64(s[i+3])<<24|
+			uint64(s[i+4])<<32|uint64(s[i+5])<<40|uint64(s[i+6])<<48|uint64(s[i+7])<<56) {
+			i += 8
 		}
-		dst = append(dst, s[start:i]...)
-		start = i + 1
-		switch c {
-		case '\b':
-			dst = append(dst, '\\', 'b')
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		case '\v':
-			dst = append(dst, '\\', 'v')
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		default:
-			dst = append(dst, '\\', 'x', hexDigits[c>>4], hexDigits[c&0xf])
+		for end := min(i+8, len(s)); i < end; i++ {
+			c := s[i]
+			if !logEscape[c] {
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			start = i + 1
+			switch c {
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			case '\v':
+				dst = append(dst, '\\', 'v')
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			default:
+				dst = append(dst, '\\', 'x', hexDigits[c>>4], hexDigits[c&0xf])
+			}
 		}
 	}
 	return append(dst, s[start:]...)
+}
+
+// plain8 reports whether none of the eight bytes in x is one logEscape
+// marks: no byte below 0x20, with the high bit set, equal to DEL, '"' or
+// '\\'. The tests are the usual ones on words: a byte below n leaves its high
+// bit set in x-n (and clear in x), and a byte equal to c is a zero byte in
+// x^c. A borrow can only spread from a byte that matched, so the answer is
+// exact.
+func plain8(x uint64) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	zero := func(v uint64) uint64 { return (v - lo) &^ v }
+	return (x-0x20*lo|x|zero(x^'"'*lo)|zero(x^'\\'*lo)|zero(x^0x7f*lo))&hi == 0
 }
 
 const (

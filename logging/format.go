@@ -26,7 +26,7 @@ var ErrFormat = errors.New("logging: invalid log format")
 // returns. Empty fields print as "-", as Apache prints a missing value.
 type Record struct {
 	Time        time.Time     // when the request's first byte arrived (%t), printed in its own location: pass local time
-	Duration    time.Duration // until the last byte of the response (%D in µs, %T in s)
+	Duration    time.Duration // until the last byte of the response (%D in µs, %T in s); 0: Logger.Access measures it from Time when the format prints it
 	Queue       time.Duration // time waited for a max_clients slot (%{queue}t, in µs)
 	RemoteAddr  string        // client "ip:port" (%h and %a print the IP, %{remote}p the port)
 	LocalAddr   string        // server "ip:port" (%A prints the IP, %p the port)
@@ -53,8 +53,9 @@ type HeaderLookup interface {
 
 // Format is a parsed access log format. It is safe for concurrent use.
 type Format struct {
-	src   string
-	items []item
+	src      string
+	items    []item
+	duration bool // an item prints Record.Duration, or a time at the end
 
 	// clf is the last %t text printed: the lines of a busy log share
 	// their second, and formatting a time costs more than copying it.
@@ -182,11 +183,22 @@ func ParseFormat(s string) (*Format, error) {
 		}
 		flush()
 		f.items = append(f.items, it)
+		switch {
+		case it.op == opMicros, it.op == opMillis, it.op == opSeconds:
+			f.duration = true
+		case it.end:
+			f.duration = true
+		}
 	}
 	lit = append(lit, '\n')
 	flush()
 	return f, nil
 }
+
+// UsesDuration reports whether a line of f prints Record.Duration, itself
+// (%D, %T) or as the time the response ended (%{end:...}t). When it does
+// not, the caller may leave Duration zero and save reading the clock.
+func (f *Format) UsesDuration() bool { return f.duration }
 
 // parseDirective reads the directive that starts at s[at] ('%') and returns
 // it with the number of bytes it spans.

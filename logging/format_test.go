@@ -1,6 +1,7 @@
 package logging
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -253,7 +254,65 @@ func TestEscapeEveryByte(t *testing.T) {
 		if got := string(appendEscaped(nil, []byte{byte(c)})); got != want {
 			t.Errorf("byte %#02x: got %q, want %q", c, got, want)
 		}
+		// The same byte at each place of a text that spans two words and a
+		// tail, as string and as bytes: plain runs are skipped eight bytes
+		// at a time, and no place may hide it.
+		for at := range 19 {
+			in := []byte(strings.Repeat("a", 19))
+			in[at] = byte(c)
+			full := strings.Repeat("a", at) + want + strings.Repeat("a", 18-at)
+			if got := string(appendEscaped(nil, in)); got != full {
+				t.Errorf("byte %#02x at %d of []byte: got %q, want %q", c, at, got, full)
+			}
+			if got := string(appendEscaped(nil, string(in))); got != full {
+				t.Errorf("byte %#02x at %d of string: got %q, want %q", c, at, got, full)
+			}
+		}
 	}
+}
+
+// escapeByByte is appendEscaped written the plain way, one byte at a time,
+// for FuzzAppendEscaped to compare against.
+func escapeByByte(s []byte) []byte {
+	var out []byte
+	for _, c := range s {
+		switch {
+		case c == '\b':
+			out = append(out, `\b`...)
+		case c == '\n':
+			out = append(out, `\n`...)
+		case c == '\r':
+			out = append(out, `\r`...)
+		case c == '\t':
+			out = append(out, `\t`...)
+		case c == '\v':
+			out = append(out, `\v`...)
+		case c == '"' || c == '\\':
+			out = append(out, '\\', c)
+		case c >= 0x20 && c <= 0x7e:
+			out = append(out, c)
+		default:
+			out = fmt.Appendf(out, `\x%02x`, c)
+		}
+	}
+	return out
+}
+
+// FuzzAppendEscaped compares appendEscaped, which skips plain bytes eight at
+// a time, with the plain byte-by-byte escape, on any input.
+func FuzzAppendEscaped(f *testing.F) {
+	f.Add([]byte("GET /index.html?a=1&b=2 HTTP/1.1"))
+	f.Add([]byte("Mozilla/5.0 (X11; Linux x86_64) \"quoted\" \\ caf\xc3\xa9\x7f\x00\x1f"))
+	f.Add([]byte("\x80\x7f\x20\x21\x22\x5b\x5c\x5d\x1f\xff"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		want := escapeByByte(in)
+		if got := appendEscaped([]byte("x"), in); !bytes.Equal(got[1:], want) || got[0] != 'x' {
+			t.Errorf("%q: got %q, want %q", in, got[1:], want)
+		}
+		if got := appendEscaped(nil, string(in)); !bytes.Equal(got, want) {
+			t.Errorf("%q as string: got %q, want %q", in, got, want)
+		}
+	})
 }
 
 // hostileRequests are request lines and headers a client controls.
@@ -394,6 +453,32 @@ func FuzzParseFormat(f *testing.F) {
 			t.Errorf("format %q: got %q, want a line ending in a newline", s, line)
 		}
 	})
+}
+
+func TestUsesDuration(t *testing.T) {
+	tests := []struct {
+		format string
+		want   bool
+	}{
+		{"combined", false},
+		{"common", false},
+		{"%h %t %{begin:msec}t %{queue}t", false},
+		{"%D", true},
+		{"%T", true},
+		{"%{ms}T", true},
+		{"%{us}T", true},
+		{"%{end:sec}t", true},
+		{"%400D", true},
+	}
+	for _, tt := range tests {
+		f, err := ParseFormat(tt.format)
+		if err != nil {
+			t.Fatalf("%q: %v", tt.format, err)
+		}
+		if got := f.UsesDuration(); got != tt.want {
+			t.Errorf("%q: got %v, want %v", tt.format, got, tt.want)
+		}
+	}
 }
 
 func BenchmarkAppend(b *testing.B) {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // Logger writes the access log and the error log, each buffered in memory and
@@ -118,7 +119,10 @@ func (l *Logger) alarm(toErrLog bool) func(slog.Level, string, ...any) {
 // formatted in; a longer line is formatted on the heap.
 const lineMax = 512
 
-// Access formats r and buffers its line; it keeps nothing from r. It never
+// Access formats r and buffers its line; it keeps nothing from r. When
+// r.Duration is zero and the format prints it, Access sets it to the time
+// since r.Time: a caller leaves it zero to have the clock read only by a
+// format that needs it. It never
 // waits for the disk: when more than BufferLimit bytes wait to be written,
 // the line is dropped and counted in a report on stderr. When the writer
 // lags behind a writable log (more than 256 KiB waiting), Access yields the
@@ -127,6 +131,9 @@ const lineMax = 512
 func (l *Logger) Access(r *Record) {
 	if l.access == nil {
 		return
+	}
+	if r.Duration == 0 && l.format.duration && !r.Time.IsZero() {
+		r.Duration = time.Since(r.Time)
 	}
 	var buf [lineMax]byte
 	l.access.add(l.format.Append(buf[:0], r), 1, false)

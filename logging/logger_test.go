@@ -445,6 +445,33 @@ func TestAccessOff(t *testing.T) {
 	}
 }
 
+// TestAccessMeasuresDuration checks that Access fills a zero Duration from
+// Time when the format prints it, and leaves it alone otherwise.
+func TestAccessMeasuresDuration(t *testing.T) {
+	tests := []struct {
+		format string
+		given  time.Duration
+		want   func(d time.Duration) bool
+	}{
+		{"%D", 0, func(d time.Duration) bool { return d >= 50*time.Millisecond && d < time.Hour }},
+		{"%{end:usec}t", 0, func(d time.Duration) bool { return d >= 50*time.Millisecond && d < time.Hour }},
+		{"%D", 7 * time.Microsecond, func(d time.Duration) bool { return d == 7*time.Microsecond }},
+		{"combined", 0, func(d time.Duration) bool { return d == 0 }},
+	}
+	for _, tt := range tests {
+		o := testOptions(t.TempDir())
+		o.Format = tt.format
+		l, _ := newTestLogger(t, o)
+		r := sampleRecord()
+		r.Time = time.Now().Add(-50 * time.Millisecond)
+		r.Duration = tt.given
+		l.Access(r)
+		if !tt.want(r.Duration) {
+			t.Errorf("format %q, Duration %v given: got %v", tt.format, tt.given, r.Duration)
+		}
+	}
+}
+
 // TestStdStreams sends both logs to stdout and stderr (pipes here), which
 // Close must leave open.
 func TestStdStreams(t *testing.T) {

@@ -53,10 +53,10 @@ func (c *conn) logRequest() {
 	}
 	r := &c.req
 	rec := &c.rec
-	now := time.Now()
+	// Duration is left to the logger, which reads the clock only when its
+	// format prints it.
 	*rec = logging.Record{
 		Time:        c.firstByte,
-		Duration:    now.Sub(c.firstByte),
 		Queue:       c.queued,
 		RemoteAddr:  c.remoteAddr(),
 		LocalAddr:   c.localAddr(),
@@ -73,8 +73,7 @@ func (c *conn) logRequest() {
 		RespHeader:  &c.respHead,
 	}
 	if c.firstByte.IsZero() {
-		rec.Time = now
-		rec.Duration = 0
+		rec.Time = time.Now()
 	}
 	al.Access(rec)
 }
