@@ -269,10 +269,10 @@ func TestWatchLimit(t *testing.T) {
 		t.Error("Stats does not report the unwatched part")
 	}
 	if n := logs.count("level=ERROR"); n != 1 {
-		t.Errorf("got %d error lines, want 1:\n%s", n, logs.buf.String())
+		t.Errorf("got %d error lines, want 1:\n%s", n, logs.String())
 	}
 	if n := logs.count("max_user_watches"); n != 1 {
-		t.Errorf("the error line does not say what to raise:\n%s", logs.buf.String())
+		t.Errorf("the error line does not say what to raise:\n%s", logs.String())
 	}
 	mustAddFile(t, c, "ok", filepath.Join(root, "ok/page.html"))
 	for _, p := range []string{"full/page.html", "full/deeper/page.html"} {
@@ -311,7 +311,7 @@ func TestWatchLimit(t *testing.T) {
 		t.Error("an entry in a new unwatched folder is not checked by stat")
 	}
 	if n := logs.count("level=ERROR"); n != 1 {
-		t.Errorf("got %d error lines, want the limit said once:\n%s", n, logs.buf.String())
+		t.Errorf("got %d error lines, want the limit said once:\n%s", n, logs.String())
 	}
 }
 
@@ -363,7 +363,7 @@ func TestOverflow(t *testing.T) {
 	c.inject <- fsnotify.ErrEventOverflow
 	c.inject <- errors.New("something else") // the loop has handled the second overflow
 	if n := logs.count("overflow"); n != 1 {
-		t.Errorf("got %d overflow lines, want 1:\n%s", n, logs.buf.String())
+		t.Errorf("got %d overflow lines, want 1:\n%s", n, logs.String())
 	}
 
 	// Rescan: the tree is watched again, by a new watcher.

@@ -455,6 +455,8 @@ func FuzzParseFormat(f *testing.F) {
 	})
 }
 
+// TestUsesDuration checks which formats print Record.Duration, so that only
+// those make Access read the clock.
 func TestUsesDuration(t *testing.T) {
 	tests := []struct {
 		format string
