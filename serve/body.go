@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"time"
 )
 
 // Bounds of the chunked decoder.
@@ -211,7 +210,7 @@ func (c *conn) fill() error {
 			c.rbuf = nb
 		}
 	}
-	c.setReadDeadline(time.Now().Add(c.st.cfg.BodyTimeout.Duration))
+	c.setReadDeadline(monoNow().Add(c.st.cfg.BodyTimeout.Duration))
 	n, err := c.read(c.rbuf[c.rend:])
 	c.rend += n
 	if n > 0 {
@@ -242,7 +241,7 @@ func (c *conn) readBody(p []byte) (int, error) {
 		c.rpos += n
 		return n, nil
 	}
-	c.setReadDeadline(time.Now().Add(c.st.cfg.BodyTimeout.Duration))
+	c.setReadDeadline(monoNow().Add(c.st.cfg.BodyTimeout.Duration))
 	n, err := c.read(p)
 	if n > 0 {
 		return n, nil

@@ -121,7 +121,7 @@ func (c *conn) serveEntry(e *cache.Entry) {
 	if h.gzip != nil && len(r.acceptEncoding) > 0 && acceptsGzip(r.acceptEncoding) {
 		block, body = h.gzip, e.Gzip
 	}
-	c.appendStatus(200, time.Now())
+	c.appendStatus(200)
 	c.wbuf = append(c.wbuf, block...)
 	c.appendEndHead()
 	if r.method == mHEAD {

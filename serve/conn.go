@@ -329,6 +329,17 @@ func (c *conn) setReadDeadline(t time.Time) {
 	}
 }
 
+// clockBase anchors monoNow.
+var clockBase = time.Now()
+
+// monoNow is the time for deadlines and timeouts: it reads the monotonic
+// clock alone, one clock read where time.Now makes two (a wall and a
+// monotonic one), and a request makes several. Its wall part is clockBase's
+// plus the time elapsed, so it does not follow steps of the system clock:
+// it must never be shown (a Date, a log line). Deadlines compare monotonic
+// readings and are right whatever the system clock does.
+func monoNow() time.Time { return clockBase.Add(time.Since(clockBase)) }
+
 // setWriteDeadline moves the write deadline to now+send_timeout when the
 // one in force has drifted: a client that accepts no bytes for send_timeout
 // is dropped.
@@ -396,7 +407,7 @@ func (c *conn) readRequest() int {
 		} else if c.rpos == c.rend {
 			c.rpos, c.rend = 0, 0
 		}
-		now := time.Now()
+		now := monoNow()
 		parkable := false
 		if waiting {
 			c.firstByte = time.Time{}
@@ -483,7 +494,7 @@ func (c *conn) flush() bool {
 		c.wbuf = c.wbuf[:0]
 		return false
 	}
-	c.setWriteDeadline(time.Now())
+	c.setWriteDeadline(monoNow())
 	_, err := c.write(c.wbuf, nil)
 	c.wbuf = c.wbuf[:0]
 	if err != nil {
@@ -499,7 +510,7 @@ func (c *conn) writeBody(body []byte) bool {
 		c.wbuf = c.wbuf[:0]
 		return false
 	}
-	c.setWriteDeadline(time.Now())
+	c.setWriteDeadline(monoNow())
 	_, err := c.write(c.wbuf, body)
 	c.wbuf = c.wbuf[:0]
 	if err != nil {
@@ -523,7 +534,7 @@ func (c *conn) sendFile(f *os.File, off, n int64) (int64, error) {
 	var sent int64
 	for sent < n {
 		chunk := min(n-sent, 1<<20)
-		c.setWriteDeadline(time.Now())
+		c.setWriteDeadline(monoNow())
 		c.limitReader.R, c.limitReader.N = f, chunk
 		w, err := io.Copy(c.nc, &c.limitReader)
 		sent += w

@@ -16,7 +16,7 @@ import (
 // writeText answers the current request with a text/plain body (for test
 // hooks).
 func (c *conn) writeText(status int, body string) {
-	c.appendStatus(status, time.Now())
+	c.appendStatus(status)
 	c.appendHeader("Content-Type", "text/plain; charset=utf-8")
 	c.appendContentLength(int64(len(body)))
 	c.appendEndHead()
@@ -525,5 +525,66 @@ func TestSlowBodyHoldsNoSlot(t *testing.T) {
 	stalled.send("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 8\r\n\r\nab")
 	if resp, _ := stalled.read("POST"); resp.StatusCode != 408 {
 		t.Errorf("a stalled body: %d, want 408", resp.StatusCode)
+	}
+}
+
+// TestDateCache checks the Date line a response time gets: its own second,
+// or one shown already when the request arrived less than dateLag before
+// it; a time far before it (a slow request, or the clock set back) is
+// followed.
+func TestDateCache(t *testing.T) {
+	base := time.Date(2026, 11, 21, 10, 4, 5, 0, time.UTC)
+	steps := []struct {
+		at   time.Duration // from base
+		want time.Duration // the second shown, from base
+	}{
+		{0, 0},
+		{500 * time.Millisecond, 0},
+		{1200 * time.Millisecond, time.Second},
+		{300 * time.Millisecond, time.Second},        // arrived before: the later second stays
+		{-1 * time.Second, time.Second},              // within dateLag
+		{-5 * time.Second, -5 * time.Second},         // far before: followed
+		{-4500 * time.Millisecond, -5 * time.Second}, // the same second
+		{3 * time.Second, 3 * time.Second},           // later again
+		{-3600 * time.Second, -3600 * time.Second},   // the clock set back an hour
+		{-3599 * time.Second, -3599 * time.Second},   // and going on from there
+	}
+	var d dateCache
+	for i, s := range steps {
+		got := string(d.get(base.Add(s.at)))
+		want := "Date: " + base.Add(s.want).Format(httpTimeFormat) + "\r\n"
+		if !strings.HasPrefix(got, want) {
+			t.Errorf("step %d (%v): got %q, want %q", i, s.at, got, want)
+		}
+	}
+}
+
+// TestDateIsArrival checks that a response is dated when its request
+// arrived, as Apache dates it, not when the answer began.
+func TestDateIsArrival(t *testing.T) {
+	setHook(t, func(c *conn) bool {
+		if string(c.req.rawPath) != "/slow" {
+			return false
+		}
+		time.Sleep(2100 * time.Millisecond)
+		c.writeText(200, "late")
+		return true
+	})
+	ts := startServer(t, "", siteFiles)
+	rc := ts.dial()
+	sent := time.Now()
+	rc.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, body := rc.read("GET")
+	if resp.StatusCode != 200 || body != "late" {
+		t.Fatalf("got %d %q", resp.StatusCode, body)
+	}
+	date, err := http.ParseTime(resp.Header.Get("Date"))
+	if err != nil {
+		t.Fatalf("Date %q: %v", resp.Header.Get("Date"), err)
+	}
+	// The answer began two seconds after sent: dated by it, the response
+	// would show sent's second plus two at least.
+	if date.Unix() < sent.Unix() || date.Unix() > sent.Unix()+1 {
+		t.Errorf("Date %v, request sent at %v", date, sent.UTC())
 	}
 }

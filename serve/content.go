@@ -79,7 +79,7 @@ func (c *conn) serveContent(ct *content) {
 	if r.conditional {
 		switch st := c.checkPreconditions(ct, etag); st {
 		case 304:
-			c.appendStatus(304, time.Now())
+			c.appendStatus(304)
 			c.appendValidators(ct, etag)
 			c.appendVary(ct)
 			c.appendEndHead()
@@ -110,7 +110,7 @@ func (c *conn) serveContent(ct *content) {
 	if useGzip {
 		body, size = ct.gzip, int64(len(ct.gzip))
 	}
-	c.appendStatus(200, time.Now())
+	c.appendStatus(200)
 	c.appendHeader("Content-Type", ct.typ)
 	c.appendContentLength(size)
 	c.appendValidators(ct, etag)
@@ -356,7 +356,7 @@ func parseDigits(b []byte) (int64, bool) {
 
 // serveRange answers 206 with one range.
 func (c *conn) serveRange(ct *content, rg httpRange) {
-	c.appendStatus(206, time.Now())
+	c.appendStatus(206)
 	c.appendHeader("Content-Type", ct.typ)
 	c.wbuf = append(c.wbuf, "Content-Range: bytes "...)
 	c.wbuf = strconv.AppendInt(c.wbuf, rg.start, 10)
@@ -399,7 +399,7 @@ func (c *conn) serveMultipart(ct *content, ranges []httpRange) {
 	}
 	closing := "\r\n--" + boundary + "--\r\n"
 	total += int64(len(closing))
-	c.appendStatus(206, time.Now())
+	c.appendStatus(206)
 	c.appendHeader("Content-Type", "multipart/byteranges; boundary="+boundary)
 	c.appendContentLength(total)
 	c.appendValidators(ct, ct.etag)

@@ -207,7 +207,7 @@ func (c *conn) dispatch() {
 
 // answerOptions answers OPTIONS with the methods allowed.
 func (c *conn) answerOptions(allow string) {
-	c.appendStatus(200, time.Now())
+	c.appendStatus(200)
 	c.appendHeader("Allow", allow)
 	c.appendContentLength(0)
 	c.appendEndHead()

@@ -100,8 +100,15 @@ func Reason(status int) string {
 	return "Status " + strconv.Itoa(status)
 }
 
-// appendStatus starts a response head: status line, Date and Server.
-func (c *conn) appendStatus(status int, now time.Time) {
+// appendStatus starts a response head: status line, Date and Server. The
+// Date is the time the request arrived, as Apache dates a response by its
+// request, or a later second another response already showed; the clock is
+// read only for a response to no request (a 408 on a silent connection).
+func (c *conn) appendStatus(status int) {
+	now := c.firstByte
+	if now.IsZero() {
+		now = time.Now()
+	}
 	if status < 100 || status > 599 {
 		status = 500
 	}
@@ -168,7 +175,7 @@ func (c *conn) writeErrorWith(status int, name, value string) {
 		c.closeAfter = true
 	}
 	body := errorPages[status]
-	c.appendStatus(status, time.Now())
+	c.appendStatus(status)
 	c.wbuf = append(c.wbuf, "Content-Type: text/html; charset=utf-8\r\n"...)
 	c.appendContentLength(int64(len(body)))
 	if name != "" {
@@ -186,7 +193,7 @@ func (c *conn) redirect(status int, location []byte) {
 	body := "<!DOCTYPE html>\n<html lang=\"en\"><head><title>" + strconv.Itoa(status) + " " + Reason(status) +
 		"</title></head>\n<body><h1>" + Reason(status) + "</h1>\n<p>The document has moved <a href=\"" +
 		html.EscapeString(string(location)) + "\">here</a>.</p></body></html>\n"
-	c.appendStatus(status, time.Now())
+	c.appendStatus(status)
 	c.wbuf = append(c.wbuf, "Location: "...)
 	c.wbuf = append(c.wbuf, location...)
 	c.wbuf = append(c.wbuf, "\r\nContent-Type: text/html; charset=utf-8\r\n"...)

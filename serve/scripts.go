@@ -337,7 +337,7 @@ var _ cgi.ResponseWriter = (*cgiWriter)(nil)
 // WriteHeader starts the response.
 func (w *cgiWriter) WriteHeader(status int, fields []cgi.Field) error {
 	c := w.c
-	c.appendStatus(status, time.Now())
+	c.appendStatus(status)
 	hasLength := false
 	for _, f := range fields {
 		if foldEqual([]byte(f.Name), "content-length") {
@@ -421,7 +421,7 @@ func (rw rawWriter) Write(p []byte) (int, error) {
 	if c.cgiStatus == 0 {
 		c.cgiStatus = nphStatus(p)
 	}
-	c.setWriteDeadline(time.Now())
+	c.setWriteDeadline(monoNow())
 	n, err := c.nc.Write(p)
 	c.resp.bodyBytes += int64(n)
 	if err != nil {

@@ -456,6 +456,10 @@ func (s *Server) track(c *conn, add bool) {
 	s.mu.Unlock()
 }
 
+// dateLag is how many seconds before the Date shown a request may have
+// arrived and still be answered with it.
+const dateLag = 2
+
 // dateCache keeps the Date header line for the current second.
 type dateCache struct {
 	sec  atomic.Int64
@@ -466,14 +470,18 @@ type dateCache struct {
 // get returns "Date: ...\r\n" + the Server line for now.
 func (d *dateCache) get(now time.Time) []byte {
 	sec := now.Unix()
-	if d.sec.Load() == sec {
+	if cur := d.sec.Load(); sec <= cur && sec >= cur-dateLag {
+		// A request that arrived a little before the second shown: the
+		// Date stays between its arrival and its answer.
 		if p := d.line.Load(); p != nil {
 			return *p
 		}
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.sec.Load() != sec || d.line.Load() == nil {
+	// An older time is a slow request, or the system clock set back: the
+	// line follows it.
+	if cur := d.sec.Load(); sec > cur || sec < cur-dateLag || d.line.Load() == nil {
 		b := make([]byte, 0, 64)
 		b = append(b, "Date: "...)
 		b = now.UTC().AppendFormat(b, httpTimeFormat)

@@ -149,7 +149,7 @@ func (w *ssiWriter) stream() error {
 	}
 	c := w.c
 	w.streaming = true
-	c.appendStatus(200, time.Now())
+	c.appendStatus(200)
 	c.appendHeader("Content-Type", w.typ)
 	if !c.resp.noBody {
 		if c.req.Minor == 1 {
