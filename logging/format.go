@@ -56,6 +56,7 @@ type Format struct {
 	src      string
 	items    []item
 	duration bool // an item prints Record.Duration, or a time at the end
+	respHead bool // an item prints a response header field (%{Name}o)
 
 	// clf is the last %t text printed: the lines of a busy log share
 	// their second, and formatting a time costs more than copying it.
@@ -188,6 +189,8 @@ func ParseFormat(s string) (*Format, error) {
 			f.duration = true
 		case it.end:
 			f.duration = true
+		case it.op == opRespHeader:
+			f.respHead = true
 		}
 	}
 	lit = append(lit, '\n')
@@ -199,6 +202,11 @@ func ParseFormat(s string) (*Format, error) {
 // (%D, %T) or as the time the response ended (%{end:...}t). When it does
 // not, the caller may leave Duration zero and save reading the clock.
 func (f *Format) UsesDuration() bool { return f.duration }
+
+// UsesResponseHeader reports whether a line of f prints a field of the
+// response head (%{Name}o). When it does not, the caller may leave
+// Record.RespHeader nil and save keeping a copy of the head.
+func (f *Format) UsesResponseHeader() bool { return f.respHead }
 
 // parseDirective reads the directive that starts at s[at] ('%') and returns
 // it with the number of bytes it spans.

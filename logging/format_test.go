@@ -455,30 +455,36 @@ func FuzzParseFormat(f *testing.F) {
 	})
 }
 
-// TestUsesDuration checks which formats print Record.Duration, so that only
-// those make Access read the clock.
-func TestUsesDuration(t *testing.T) {
+// TestUses checks what a format tells its caller it needs: Duration (%D,
+// %T, a time at the end) and the response head (%{Name}o).
+func TestUses(t *testing.T) {
 	tests := []struct {
-		format string
-		want   bool
+		format             string
+		duration, respHead bool
 	}{
-		{"combined", false},
-		{"common", false},
-		{"%h %t %{begin:msec}t %{queue}t", false},
-		{"%D", true},
-		{"%T", true},
-		{"%{ms}T", true},
-		{"%{us}T", true},
-		{"%{end:sec}t", true},
-		{"%400D", true},
+		{"combined", false, false},
+		{"common", false, false},
+		{"%h %t %{begin:msec}t %{queue}t", false, false},
+		{"%D", true, false},
+		{"%T", true, false},
+		{"%{ms}T", true, false},
+		{"%{us}T", true, false},
+		{"%{end:sec}t", true, false},
+		{"%400D", true, false},
+		{"%{Content-Type}o", false, true},
+		{"%h %!200{Location}o %D", true, true},
+		{"%{Referer}i %{c}a", false, false},
 	}
 	for _, tt := range tests {
 		f, err := ParseFormat(tt.format)
 		if err != nil {
 			t.Fatalf("%q: %v", tt.format, err)
 		}
-		if got := f.UsesDuration(); got != tt.want {
-			t.Errorf("%q: got %v, want %v", tt.format, got, tt.want)
+		if got := f.UsesDuration(); got != tt.duration {
+			t.Errorf("%q: UsesDuration %v, want %v", tt.format, got, tt.duration)
+		}
+		if got := f.UsesResponseHeader(); got != tt.respHead {
+			t.Errorf("%q: UsesResponseHeader %v, want %v", tt.format, got, tt.respHead)
 		}
 	}
 }

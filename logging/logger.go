@@ -115,8 +115,8 @@ func (l *Logger) alarm(toErrLog bool) func(slog.Level, string, ...any) {
 	}
 }
 
-// lineMax is the size of the buffer on Access's stack that a line is
-// formatted in; a longer line is formatted on the heap.
+// lineMax is the room Access makes in a chunk before formatting a line
+// into it: a longer line may move the chunk to a larger array.
 const lineMax = 512
 
 // Access formats r and buffers its line; it keeps nothing from r. When
@@ -135,8 +135,14 @@ func (l *Logger) Access(r *Record) {
 	if r.Duration == 0 && l.format.duration && !r.Time.IsZero() {
 		r.Duration = time.Since(r.Time)
 	}
-	var buf [lineMax]byte
-	l.access.add(l.format.Append(buf[:0], r), 1, false)
+	l.access.addRecord(l.format, r)
+}
+
+// UsesResponseHeader reports whether access lines print a field of the
+// response head (%{Name}o): when they do not (or the access log is off),
+// Record.RespHeader may be nil.
+func (l *Logger) UsesResponseHeader() bool {
+	return l.access != nil && l.format.UsesResponseHeader()
 }
 
 // Error returns the error log. Its records are buffered like access lines,

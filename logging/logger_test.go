@@ -639,3 +639,35 @@ func BenchmarkLoggerAccessParallel(b *testing.B) {
 		b.Fatalf("got reports %q, want none (lines dropped?)", s)
 	}
 }
+
+// TestLinesOfEveryLength checks that lines shorter and longer than the room
+// Access makes for one (lineMax), and longer than a whole chunk, reach the
+// file whole and in order, the long ones moving a chunk to a larger array.
+func TestLinesOfEveryLength(t *testing.T) {
+	o := testOptions(t.TempDir())
+	o.RotateSize = 0
+	l, stderr := newTestLogger(t, o)
+	lengths := []int{0, 1, lineMax - 80, lineMax, lineMax + 1, 3000, chunkSize - 100, chunkSize, 2*chunkSize + 7}
+	var want []string
+	for i := range 400 {
+		r := recordN(0, i)
+		r.RequestLine = append(r.RequestLine, strings.Repeat("y", lengths[i%len(lengths)])...)
+		want = append(want, string(l.format.Append(nil, r)))
+		l.Access(r)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got := allLines(t, o.Access)
+	if len(got) != len(want) {
+		t.Fatalf("got %d lines, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i]+"\n" != want[i] {
+			t.Fatalf("line %d: got %d bytes %.60q, want %d bytes %.60q", i, len(got[i])+1, got[i], len(want[i]), want[i])
+		}
+	}
+	if s := stderr.String(); s != "" {
+		t.Errorf("got reports %q, want none", s)
+	}
+}

@@ -112,16 +112,51 @@ func (s *sink) add(p []byte, lines int, urgent bool) {
 		s.mu.Unlock()
 		return
 	}
-	wake := urgent
-	if len(s.cur)+len(p) > cap(s.cur) {
-		if len(s.cur) > 0 {
-			s.full = append(s.full, s.cur)
-			wake = true
-		}
-		s.cur = s.chunk(len(p))
-	}
+	wake := s.room(len(p)) || urgent
 	s.cur = append(s.cur, p...)
 	s.held += len(p)
+	s.release(wake)
+}
+
+// addRecord formats r's line with f straight into the chunk being filled,
+// which saves copying it there, and wakes the writer when a chunk is full.
+// A line longer than lineMax may move the chunk to a larger array, which
+// is then not reused. It never blocks on the disk.
+func (s *sink) addRecord(f *Format, r *Record) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	wake := s.room(lineMax)
+	start := len(s.cur)
+	s.cur = f.Append(s.cur, r)
+	if n := len(s.cur) - start; s.held+n > BufferLimit {
+		s.cur = s.cur[:start]
+		s.dropped++
+	} else {
+		s.held += n
+	}
+	s.release(wake)
+}
+
+// room makes sure the chunk being filled has n bytes free, and reports
+// whether it moved a filled chunk to the writer's queue. s.mu is held.
+func (s *sink) room(n int) bool {
+	if len(s.cur)+n <= cap(s.cur) {
+		return false
+	}
+	full := len(s.cur) > 0
+	if full {
+		s.full = append(s.full, s.cur)
+	}
+	s.cur = s.chunk(n)
+	return full
+}
+
+// release unlocks s.mu, wakes the writer if wake, and yields when the
+// writer lags.
+func (s *sink) release(wake bool) {
 	behind := s.held > yieldAt
 	s.mu.Unlock()
 	if wake {

@@ -13,6 +13,21 @@ type AccessLogger interface {
 	Access(r *logging.Record)
 }
 
+// respHeadUser is an AccessLogger that tells whether its lines show fields
+// of the response head; one that does not is given every head.
+type respHeadUser interface {
+	UsesResponseHeader() bool
+}
+
+// keepRespHead reports whether the access log wants a copy of each response
+// head.
+func (s *Server) keepRespHead() bool {
+	if s.access == nil {
+		return false
+	}
+	return s.respHeadUser == nil || s.respHeadUser.UsesResponseHeader()
+}
+
 // respHead is a copy of the response head as sent, so that the access log
 // can show response fields (%{Name}o). It implements logging.HeaderLookup.
 type respHead []byte

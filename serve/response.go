@@ -148,7 +148,7 @@ func (c *conn) appendEndHead() {
 	default:
 		c.wbuf = append(c.wbuf, "\r\n"...)
 	}
-	if c.srv.access != nil {
+	if c.srv.keepRespHead() {
 		c.respHead = append(c.respHead[:0], c.wbuf[c.headStart:]...)
 	}
 }

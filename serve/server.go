@@ -43,6 +43,8 @@ type Server struct {
 	state  atomic.Pointer[state] // the configuration new connections use
 	log    *slog.Logger
 	access AccessLogger // nil: no access log
+	// respHeadUser is access when it tells whether it needs response heads.
+	respHeadUser respHeadUser
 
 	mu        sync.Mutex
 	listeners []net.Listener
@@ -107,6 +109,7 @@ func New(cfg *Config, logs Logs) (*Server, error) {
 		conns:  make(map[*conn]struct{}),
 		done:   make(chan struct{}),
 	}
+	s.respHeadUser, _ = logs.Access.(respHeadUser)
 	h, err := cgi.New(cfg.CGI, log)
 	if err != nil {
 		return nil, err

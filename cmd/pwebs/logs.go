@@ -22,6 +22,12 @@ func (s *logSwitch) Access(r *logging.Record) {
 	}
 }
 
+// UsesResponseHeader forwards to the current logger.
+func (s *logSwitch) UsesResponseHeader() bool {
+	l := s.cur.Load()
+	return l != nil && l.UsesResponseHeader()
+}
+
 // logger returns an *slog.Logger that writes to whatever error log is
 // current when each record is written.
 func (s *logSwitch) logger() *slog.Logger {
