@@ -527,28 +527,41 @@ func (r *ssiRun) include(w io.Writer, uri string, redirects int) error {
 	}
 	r.addDep(t.file, t.fi)
 	r.state.Depend(t.file)
-	return copyFile(w, t.f)
+	return copyFile(w, t.f, t.fi.Size())
 }
 
-// copyFile writes a file's content to w through a pooled buffer (io.Copy
-// would make a 32 KiB one for every include).
-func copyFile(w io.Writer, f *os.File) error {
+// copyFile writes the content of f, a regular file of size bytes when
+// it was opened, to w through a pooled buffer (io.Copy would make a 32 KiB
+// one for every include). Once size bytes are in, a read that comes short
+// of what was asked is the end of the file, so a small file costs one read,
+// not two.
+func copyFile(w io.Writer, f *os.File, size int64) error {
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
 	buf := *bp
+	if size >= 0 && size < int64(len(buf)) {
+		// One byte more than the file had: one that grew meanwhile is
+		// still read to its end.
+		buf = buf[:size+1]
+	}
+	var total int64
 	for {
 		n, err := f.Read(buf)
 		if n > 0 {
 			if _, werr := w.Write(buf[:n]); werr != nil {
 				return werr
 			}
+			total += int64(n)
 		}
-		if err == io.EOF {
+		switch {
+		case err == io.EOF:
+			return nil
+		case err != nil:
+			return err
+		case n < len(buf) && total >= size:
 			return nil
 		}
-		if err != nil {
-			return err
-		}
+		buf = *bp
 	}
 }
 

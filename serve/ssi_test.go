@@ -185,3 +185,50 @@ func TestSSIXBitHack(t *testing.T) {
 	must(t, os.Chmod(filepath.Join(ts.root, "x.html"), 0o755))
 	ts.waitBody("/x.html", "xbit x.html\n", 200)
 }
+
+// TestCopyFile checks that an included file is written whole whatever its
+// size, and when it changed size between its stat and its reading.
+func TestCopyFile(t *testing.T) {
+	const buf = 16 << 10 // copyBufs
+	tests := []struct {
+		name       string
+		size, stat int // the file's size, and the size its stat gave
+	}{
+		{"empty", 0, 0},
+		{"one byte", 1, 1},
+		{"small", 100, 100},
+		{"buffer less one", buf - 1, buf - 1},
+		{"buffer", buf, buf},
+		{"buffer and one", buf + 1, buf + 1},
+		{"several buffers", 5*buf + 17, 5*buf + 17},
+		{"grew by one", 101, 100},
+		{"grew past the buffer", 3 * buf, 100},
+		{"shrank", 50, 100},
+		{"shrank to nothing", 0, 100},
+		{"size unknown", 300, -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			content := make([]byte, tt.size)
+			for i := range content {
+				content[i] = byte('a' + i%26)
+			}
+			name := filepath.Join(t.TempDir(), "f")
+			if err := os.WriteFile(name, content, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.Open(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			var out strings.Builder
+			if err := copyFile(&out, f, int64(tt.stat)); err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != string(content) {
+				t.Errorf("wrote %d bytes, want the %d of the file", out.Len(), len(content))
+			}
+		})
+	}
+}
