@@ -29,10 +29,12 @@
 #   php      a PHP hello run by php-cgi, wrk -t1 -c50
 #   idle     RSS growth while holding --idle-conns idle keep-alive connections
 #
-# Servers (--servers takes these names): pwebs, nginx, lighttpd, apache, and
+# Servers (--servers takes these names): pwebs, nginx, lighttpd, apache,
 # two pwebs variants: pwebs-log (access log on, the combined format to a
-# file) and pwebs-nocache (memory cache off). By default every server runs,
-# pwebs-log only in ka1k and ab1k (issue 3: log on at least 90% of log off)
+# file) and pwebs-nocache (memory cache off), and nginx-log (nginx with its
+# access log on, the combined format through a 64 KiB buffer, no rotation:
+# what logging costs the peer). By default every server runs, pwebs-log and
+# nginx-log only in ka1k and ab1k (issue 3: log on at least 90% of log off)
 # and pwebs-nocache only in ka1k and ssi (issue 4: cache on at least 1.3x
 # cache off; issue 6: SSI with the cache off). Naming servers with
 # --servers runs them in every scenario chosen, for example:
@@ -87,7 +89,7 @@ enabled = false'}
 declare -A SCENARIO_NEEDS=([ssi]=ssi [cgi]=cgi [php]=cgi)
 
 ALL_SCENARIOS=(ka1k ab1k conn1k ka100k big10m listing ssi cgi php idle)
-ALL_SERVERS=(pwebs pwebs-log pwebs-nocache nginx lighttpd apache)
+ALL_SERVERS=(pwebs pwebs-log pwebs-nocache nginx nginx-log lighttpd apache)
 PEERS=(nginx lighttpd apache)
 declare -A TITLE=(
 	[ka1k]="1 KiB, keep-alive (wrk -c50)"
@@ -114,11 +116,13 @@ declare -A CPU_FROM_CORE=([cgi]=1 [php]=1)
 # The shortest round, in seconds, for scenarios with few requests per second.
 declare -A MIN_SECONDS=([cgi]=2 [php]=3)
 # The scenarios a pwebs variant runs in when --servers does not name it.
-declare -A VARIANT_SCENARIOS=([pwebs-log]="ka1k ab1k" [pwebs-nocache]="ka1k ssi")
+declare -A VARIANT_SCENARIOS=([pwebs-log]="ka1k ab1k" [pwebs-nocache]="ka1k ssi" [nginx-log]="ka1k ab1k")
 # Scenarios a server cannot run at all, and why.
 declare -A CANNOT=(
 	[nginx,cgi]="nginx runs no CGI (it needs fcgiwrap)"
 	[nginx,php]="nginx runs no CGI (it needs php-fpm or fcgiwrap)"
+	[nginx-log,cgi]="nginx runs no CGI (it needs fcgiwrap)"
+	[nginx-log,php]="nginx runs no CGI (it needs php-fpm or fcgiwrap)"
 )
 
 # --- options
@@ -170,7 +174,7 @@ done
 # runs SERVER SCENARIO succeeds when SERVER takes part in SCENARIO.
 runs() {
 	case $1 in
-	pwebs-log | pwebs-nocache)
+	pwebs-log | pwebs-nocache | nginx-log)
 		[ -n "$SERVERS_OPT" ] || [[ " ${VARIANT_SCENARIOS[$1]} " == *" $2 "* ]] || return 1
 		[ "$2" != idle ]
 		;;
@@ -544,7 +548,7 @@ report() {
 	echo
 	echo "| scenario | server | req/s | ± | p99 ms | CPU µs/req | pwebs req/s ÷ | pwebs CPU ÷ | note |"
 	echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
-	local scen s k label rps p99 cpu prps pcpu note errs reqsum ceil
+	local scen s k label rps p99 cpu prps pcpu nrps note errs reqsum ceil
 	for scen in "${SCENARIOS[@]}"; do
 		[ "$scen" = idle ] && continue
 		label=${TITLE[$scen]}
@@ -572,6 +576,8 @@ report() {
 			esac
 			[ "$s" = pwebs-log ] && [ -n "$prps" ] && note+="${note:+; }log on ÷ log off: $(ratio "$rps" "$prps") (target ≥ 0.90)"
 			[ "$s" = pwebs-nocache ] && [ -n "$prps" ] && note+="${note:+; }cache on ÷ cache off: $(ratio "$prps" "$rps")"
+			[ "$s" = nginx-log ] && nrps=$(med "${RPS[$scen,nginx]:-}") && [ -n "$nrps" ] &&
+				note+="${note:+; }log on ÷ log off: $(ratio "$rps" "$nrps") (nginx)"
 			echo "| $label | $s | $(fmt_int "$rps") | $(spread ${RPS[$k]}) | $(fmt_ms "$p99") | $(fmt_num "$cpu") | $(ratio "$prps" "$rps") | $(ratio "$pcpu" "$cpu") | $note |"
 			label=
 		done
