@@ -22,11 +22,13 @@
 // Rotated files are gzipped here, not by lumberjack: one goroutine per log
 // path, woken by each rotation, writes the .gz with
 // github.com/klauspost/compress/gzip at BestSpeed to a temporary name
-// (".gz.tmp" appended, which lumberjack ignores), syncs it to disk, renames
-// it to lumberjack's name for it (".gz" appended, so that lumberjack's
-// pruning counts the two as one rotated file) and then removes the plain
-// file. lumberjack prunes from its own listing of the folder at the same
-// time: a file it removes while it is being compressed is not an error, and
+// (".gz.tmp" appended, which lumberjack ignores) and renames it to
+// lumberjack's name for it (".gz" appended, so that lumberjack's pruning
+// counts the two as one rotated file). The plain file is removed once the
+// .gz is synced to disk; the .gz files made within five seconds are synced
+// together, since a sync for each rotation cost a busy log more than the
+// compression itself. lumberjack prunes from its own listing of the folder
+// at the same time: a file it removes while it is being compressed is not an error, and
 // its .gz is removed too; each pass of the compressor also removes what is
 // beyond keep, so keep is exact once it is idle. Close has it finish and
 // stop.

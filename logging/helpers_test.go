@@ -3,6 +3,7 @@ package logging
 import (
 	"bytes"
 	"compress/gzip"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -68,22 +69,28 @@ func logFiles(t testing.TB, path string) []string {
 // readLog returns the contents of a log file, gunzipped when it ends in .gz.
 func readLog(t testing.TB, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(name)
+	s, err := tryReadLog(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasSuffix(name, ".gz") {
-		return string(b)
+	return s
+}
+
+// tryReadLog returns what readLog returns, or the error that stops it.
+func tryReadLog(name string) (string, error) {
+	b, err := os.ReadFile(name)
+	if err != nil || !strings.HasSuffix(name, ".gz") {
+		return string(b), err
 	}
 	zr, err := gzip.NewReader(bytes.NewReader(b))
 	if err != nil {
-		t.Fatalf("%s: %v", name, err)
+		return "", fmt.Errorf("%s: %w", name, err)
 	}
 	plain, err := io.ReadAll(zr)
 	if err != nil {
-		t.Fatalf("%s: %v", name, err)
+		return "", fmt.Errorf("%s: %w", name, err)
 	}
-	return string(plain)
+	return string(plain), nil
 }
 
 // allLines returns the lines of path and of all its rotated files, oldest

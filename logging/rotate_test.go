@@ -2,6 +2,7 @@ package logging
 
 import (
 	"compress/gzip"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -754,6 +755,89 @@ func TestSharedPath(t *testing.T) {
 	}
 }
 
+// compressNow compresses name as a pass does, then syncs its .gz and
+// removes it at once, as the pass after syncDelay does.
+func compressNow(c *compressor, name string) error {
+	made, err := c.compress(name)
+	if made {
+		c.made(name)
+	}
+	return errors.Join(err, c.settle())
+}
+
+// TestSyncDelayed checks that a rotated file stays beside its .gz until the
+// .gz is synced: delay after the first .gz was made, with no rotation to
+// wake the compressor then, or when the compressor stops, whichever comes
+// first. A .gz beside its plain file that the compressor did not make (a
+// run that stopped before syncing it) is made again.
+func TestSyncDelayed(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		delay time.Duration
+		halt  bool // the plain files go when the compressor stops
+	}{
+		{"after delay", 300 * time.Millisecond, false},
+		{"on halt", time.Hour, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "access_log")
+			now := time.Now()
+			a, b := backupName(path, now.Add(-time.Second)), backupName(path, now)
+			for _, name := range []string{a, b} {
+				if err := os.WriteFile(name, []byte(filepath.Base(name)+"\n"), 0o640); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.WriteFile(a+".gz", []byte("not synced before a crash"), 0o640); err != nil {
+				t.Fatal(err)
+			}
+			c := newCompressor(path, 5, tc.delay)
+			go c.run()
+			start := time.Now()
+			c.kick()
+			made := func() bool {
+				ga, _ := tryReadLog(a + ".gz")
+				gb, _ := tryReadLog(b + ".gz")
+				return ga == filepath.Base(a)+"\n" && gb == filepath.Base(b)+"\n"
+			}
+			if !waitFor(5*time.Second, made) {
+				t.Fatalf("the .gz files were not made")
+			}
+			if time.Since(start) < tc.delay/2 {
+				for _, name := range []string{a, b} {
+					if !exists(name) {
+						t.Errorf("%s: removed before its .gz was synced", filepath.Base(name))
+					}
+				}
+			}
+			gone := func() bool { return !exists(a) && !exists(b) }
+			if tc.halt {
+				if gone() {
+					t.Errorf("plain files removed before the compressor stopped")
+				}
+				if err := c.halt(); err != nil {
+					t.Fatal(err)
+				}
+				if !gone() {
+					t.Errorf("plain files left after the compressor stopped")
+				}
+			} else {
+				if !waitFor(5*time.Second, gone) {
+					t.Errorf("plain files left %v after the .gz were made", time.Since(start))
+				}
+				if err := c.halt(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !made() {
+				t.Errorf("the .gz files changed")
+			}
+			checkNoTemps(t, path)
+		})
+	}
+}
+
 // TestCompressPrunedMeanwhile checks the race between the compressor and
 // lumberjack's mill, which removes rotated files beyond keep from its own
 // listing of the folder: a rotated file removed while it is being compressed,
@@ -773,7 +857,7 @@ func TestCompressPrunedMeanwhile(t *testing.T) {
 	}
 	defer func() { testHookCompressed = nil }()
 	c := &compressor{path: path, keep: 1}
-	if err := c.compress(name); err != nil {
+	if err := compressNow(c, name); err != nil {
 		t.Errorf("got %v, want no error", err)
 	}
 	testHookCompressed = nil
@@ -786,7 +870,7 @@ func TestCompressPrunedMeanwhile(t *testing.T) {
 	}
 
 	// Removed before the compressor opens it.
-	if err := c.compress(name); err != nil {
+	if err := compressNow(c, name); err != nil {
 		t.Errorf("gone before: got %v, want no error", err)
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) > 0 {
@@ -814,7 +898,7 @@ func TestCompressNoFollow(t *testing.T) {
 	if err := os.Symlink(target, name+tmpSuffix); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.compress(name); err != nil {
+	if err := compressNow(c, name); err != nil {
 		t.Fatal(err)
 	}
 	if got := readLog(t, name+".gz"); got != "a line\n" {
@@ -830,7 +914,7 @@ func TestCompressNoFollow(t *testing.T) {
 	if err := os.Symlink(target, name); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.compress(name); err == nil {
+	if err := compressNow(c, name); err == nil {
 		t.Errorf("link: got no error, want one")
 	}
 	if exists(name + ".gz") {
@@ -841,7 +925,7 @@ func TestCompressNoFollow(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- c.compress(name) }()
+	go func() { done <- compressNow(c, name) }()
 	select {
 	case err := <-done:
 		if err == nil {
@@ -878,7 +962,7 @@ func TestCompressKeepsAttributes(t *testing.T) {
 		}
 	}
 	c := &compressor{path: path, keep: 1}
-	if err := c.compress(name); err != nil {
+	if err := compressNow(c, name); err != nil {
 		t.Fatal(err)
 	}
 	if exists(name) {
