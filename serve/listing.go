@@ -381,7 +381,6 @@ var listingTemplate = template.Must(template.New("listing").Funcs(template.FuncM
 	"sortLink": sortLink,
 	"sortMark": sortMark,
 	"when":     func(t time.Time) string { return t.Format("2006-01-02 15:04") },
-	"iso":      func(t time.Time) string { return t.Format(time.RFC3339) },
 }).Parse(listingHTML))
 
 const listingHTML = `<!DOCTYPE html>
@@ -391,7 +390,10 @@ const listingHTML = `<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Index of {{.Path}}</title>
 <style>
-:root { color-scheme: light dark; --fg: #1d1d1f; --bg: #fff; --muted: #6e6e73; --line: #e5e5ea; --link: #0a58ca; --hover: #f5f5f7; }
+:root { color-scheme: light dark; --fg: #1d1d1f; --bg: #fff; --muted: #6e6e73; --line: #e5e5ea; --link: #0a58ca; --hover: #f5f5f7;
+  --i-dir: url('data:image/svg+xml,%3Csvg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" fill="none" stroke="black" stroke-width="1.6" stroke-linejoin="round"%3E%3Cpath d="M3 6.5A1.5 1.5 0 0 1 4.5 5h4.2l2 2.2h8.8A1.5 1.5 0 0 1 21 8.7v9.8a1.5 1.5 0 0 1-1.5 1.5h-15A1.5 1.5 0 0 1 3 18.5z"/%3E%3C/svg%3E');
+  --i-file: url('data:image/svg+xml,%3Csvg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" fill="none" stroke="black" stroke-width="1.6" stroke-linejoin="round"%3E%3Cpath d="M6.5 3h7.3L19 8.2v11.3a1.5 1.5 0 0 1-1.5 1.5h-11A1.5 1.5 0 0 1 5 19.5v-15A1.5 1.5 0 0 1 6.5 3z M13.5 3v5.5H19"/%3E%3C/svg%3E');
+  --i-up: url('data:image/svg+xml,%3Csvg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" fill="none" stroke="black" stroke-width="1.6" stroke-linejoin="round"%3E%3Cpath d="M9 14 4 9l5-5 M4 9h10.5a5.5 5.5 0 0 1 0 11H11"/%3E%3C/svg%3E'); }
 @media (prefers-color-scheme: dark) { :root { --fg: #f5f5f7; --bg: #1c1c1e; --muted: #98989d; --line: #38383a; --link: #6ea8fe; --hover: #2c2c2e; } }
 * { box-sizing: border-box; }
 body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg); background: var(--bg); }
@@ -401,33 +403,30 @@ table { width: 100%; border-collapse: collapse; }
 th, td { padding: .45rem .6rem; text-align: left; border-bottom: 1px solid var(--line); }
 th { font-size: .8rem; font-weight: 600; text-transform: uppercase; letter-spacing: .04em; color: var(--muted); }
 th a { color: inherit; text-decoration: none; }
-td.name { word-break: break-all; }
-td.size, th.size { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
-td.date { white-space: nowrap; color: var(--muted); font-variant-numeric: tabular-nums; }
+td:first-child { word-break: break-all; }
+th:nth-child(3), td:nth-child(3) { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
+td:nth-child(2) { white-space: nowrap; color: var(--muted); font-variant-numeric: tabular-nums; }
 tbody tr:hover { background: var(--hover); }
 a { color: var(--link); text-decoration: none; }
 a:hover { text-decoration: underline; }
-.icon { width: 1.1em; height: 1.1em; vertical-align: -.18em; margin-right: .45em; fill: none; stroke: currentColor; stroke-width: 1.6; stroke-linejoin: round; opacity: .75; }
+td a::before { content: ""; display: inline-block; width: 1.1em; height: 1.1em; vertical-align: -.18em; margin-right: .45em; background: currentColor; opacity: .75; -webkit-mask: var(--i-file) center / contain no-repeat; mask: var(--i-file) center / contain no-repeat; }
+td a[href$="/"]::before { -webkit-mask-image: var(--i-dir); mask-image: var(--i-dir); }
+td a[href="../"]::before { -webkit-mask-image: var(--i-up); mask-image: var(--i-up); }
 footer { margin-top: 1.5rem; font-size: .8rem; color: var(--muted); }
-@media (max-width: 36rem) { th.date, td.date { display: none; } th, td { padding: .55rem .35rem; } }
+@media (max-width: 36rem) { th:nth-child(2), td:nth-child(2) { display: none; } th, td { padding: .55rem .35rem; } }
 </style>
 </head>
 <body>
-<svg width="0" height="0" style="position:absolute" aria-hidden="true">
-<symbol id="i-dir" viewBox="0 0 24 24"><path d="M3 6.5A1.5 1.5 0 0 1 4.5 5h4.2l2 2.2h8.8A1.5 1.5 0 0 1 21 8.7v9.8a1.5 1.5 0 0 1-1.5 1.5h-15A1.5 1.5 0 0 1 3 18.5z"/></symbol>
-<symbol id="i-file" viewBox="0 0 24 24"><path d="M6.5 3h7.3L19 8.2v11.3a1.5 1.5 0 0 1-1.5 1.5h-11A1.5 1.5 0 0 1 5 19.5v-15A1.5 1.5 0 0 1 6.5 3z M13.5 3v5.5H19"/></symbol>
-<symbol id="i-up" viewBox="0 0 24 24"><path d="M9 14 4 9l5-5 M4 9h10.5a5.5 5.5 0 0 1 0 11H11"/></symbol>
-</svg>
 <main>
 <h1>Index of {{.Path}}</h1>
 <table>
-<thead><tr><th><a href="{{sortLink . "N"}}">Name{{sortMark . "N"}}</a></th><th class="date"><a href="{{sortLink . "M"}}">Last modified{{sortMark . "M"}}</a></th><th class="size"><a href="{{sortLink . "S"}}">Size{{sortMark . "S"}}</a></th></tr></thead>
+<thead><tr><th><a href="{{sortLink . "N"}}">Name{{sortMark . "N"}}</a></th><th><a href="{{sortLink . "M"}}">Last modified (UTC){{sortMark . "M"}}</a></th><th><a href="{{sortLink . "S"}}">Size{{sortMark . "S"}}</a></th></tr></thead>
 <tbody>
 {{- if .Parent}}
-<tr><td class="name"><a href="../"><svg class="icon"><use href="#i-up"/></svg>Parent folder</a></td><td class="date"></td><td class="size"></td></tr>
+<tr><td><a href="../">Parent folder</a><td><td>
 {{- end}}
 {{- range .Entries}}
-<tr><td class="name"><a href="{{.URL}}"><svg class="icon"><use href="{{if .Dir}}#i-dir{{else}}#i-file{{end}}"/></svg>{{.Name}}{{if .Dir}}/{{end}}</a></td><td class="date"><time datetime="{{iso .ModTime}}">{{when .ModTime}}</time></td><td class="size">{{if .Dir}}—{{else}}{{size .Size}}{{end}}</td></tr>
+<tr><td><a href="{{.URL}}">{{.Name}}{{if .Dir}}/{{end}}</a><td><time>{{when .ModTime}}</time><td>{{if .Dir}}—{{else}}{{size .Size}}{{end}}
 {{- end}}
 </tbody>
 </table>
