@@ -756,7 +756,7 @@ func TestSharedPath(t *testing.T) {
 }
 
 // compressNow compresses name as a pass does, then syncs its .gz and
-// removes it at once, as the pass after syncDelay does.
+// removes name at once, as the pass after syncDelay does.
 func compressNow(c *compressor, name string) error {
 	made, err := c.compress(name)
 	if made {
