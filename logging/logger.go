@@ -122,17 +122,17 @@ const lineMax = 512
 // Access formats r and buffers its line; it keeps nothing from r. When
 // r.Duration is zero and the format prints it, Access sets it to the time
 // since r.Time: a caller leaves it zero to have the clock read only by a
-// format that needs it. It never
-// waits for the disk: when more than BufferLimit bytes wait to be written,
-// the line is dropped and counted in a report on stderr. When the writer
-// lags behind a writable log (more than 256 KiB waiting), Access yields the
-// processor once, so that busy callers cannot starve the writer. It does
-// nothing when the access log is off or the Logger is closed.
+// format that needs it. It never waits for the disk: when more than
+// BufferLimit bytes wait to be written, the line is dropped and counted in
+// a report on stderr. When the writer lags behind a writable log (more than
+// 256 KiB waiting), Access yields the processor once, so that busy callers
+// cannot starve the writer. It does nothing when the access log is off or
+// the Logger is closed.
 func (l *Logger) Access(r *Record) {
 	if l.access == nil {
 		return
 	}
-	if r.Duration == 0 && l.format.duration && !r.Time.IsZero() {
+	if r.Duration == 0 && l.format.UsesDuration() && !r.Time.IsZero() {
 		r.Duration = time.Since(r.Time)
 	}
 	l.access.addRecord(l.format, r)
