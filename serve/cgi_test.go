@@ -530,3 +530,27 @@ func TestPHP(t *testing.T) {
 		t.Errorf("php redirect: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }
+
+// TestCGIClientLeavesSilentScript: a client that closes while its script
+// has written nothing stops the script at once, through the watch on the
+// connection, not through the script's timeout.
+func TestCGIClientLeavesSilentScript(t *testing.T) {
+	ts := startCGIServer(t, "")
+	for _, req := range []string{
+		"GET /cgi-bin/hang.sh HTTP/1.1\r\nHost: x\r\n\r\n",
+		// Answered after a first request on the same connection.
+		"GET /digits.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /cgi-bin/hang.sh HTTP/1.1\r\nHost: x\r\n\r\n",
+		// A script with a body runs outside the raw read.
+		"POST /cgi-bin/hang.sh HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc",
+	} {
+		nc, err := net.Dial("tcp", ts.addr)
+		must(t, err)
+		fmt.Fprint(nc, req)
+		waitFor(t, "the script to start", func() bool { return len(childProcesses(t)) > 0 })
+		nc.Close()
+		waitFor(t, "the script of the client that left to be stopped", func() bool { return len(childProcesses(t)) == 0 })
+		if l := ts.errlog.String(); strings.Contains(l, "timed out") {
+			t.Fatalf("%q: the script ran to its timeout:\n%s", req, l)
+		}
+	}
+}

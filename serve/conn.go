@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pwebs/pwebs/logging"
+	"golang.org/x/sys/unix"
 )
 
 // Buffer sizes of a connection.
@@ -107,6 +108,12 @@ type conn struct {
 	site       *site         // the site answering the current request
 	redirects  int           // internal redirects of the current request
 
+	// The request head being read (see readRequest).
+	scan     int  // where headEnd goes on
+	waiting  bool // no byte of the next request yet
+	parkable bool // the read's deadline is the park delay
+	rawSt    int  // readServe's answer
+	serveFn  func(fd uintptr) bool
 }
 
 // newConn wraps an accepted connection (Go has set TCP_NODELAY on it).
@@ -144,6 +151,7 @@ func (s *Server) wrapConn(nc net.Conn, remote, local string) *conn {
 		local:  local,
 	}
 	c.raw.init(nc)
+	c.serveFn = c.serveRaw
 	c.work = s.workPool.Get().(*work)
 	s.track(c, true)
 	return c
@@ -354,117 +362,237 @@ func (c *conn) setWriteDeadline(now time.Time) {
 // readRequest reads and parses the next request head. It returns 0 when
 // c.req holds a request, a status for a request that must be refused, or
 // -1 when the connection should close quietly (the client left, or was
-// idle too long, or was evicted).
+// idle too long, or was evicted). On a raw connection the reads happen in
+// readServe, which also answers the requests that need no more reading.
 func (c *conn) readRequest() int {
-	// A reloaded configuration applies from the next request on.
-	c.st = c.srv.state.Load()
-	cfg := c.st.cfg
-	maxHead := int(cfg.MaxHeaderBytes)
-	scan := 0
-	waiting := true // no byte of this request yet
+	c.beginHead()
 	for {
-		data := c.rbuf[c.rpos:c.rend]
-		// Empty lines before a request line are ignored (RFC 9112 2.2).
-		for scan == 0 && len(data) >= 2 && data[0] == '\r' && data[1] == '\n' {
-			c.rpos += 2
-			data = data[2:]
+		if st, done := c.parseHead(); done {
+			return st
 		}
-		if len(data) > 0 {
-			if waiting {
-				waiting = false
-				if c.firstByte.IsZero() {
-					c.firstByte = time.Now()
-				}
-			}
-			end, next, st := headEnd(data, scan)
-			if st != 0 {
-				return st
-			}
-			if end > 0 {
-				n, st := parseHead(data[:end], &c.req)
-				if n > maxHead {
-					return c.tooLarge(data[:n])
-				}
-				c.rpos += n
-				c.nreq++
-				return st
-			}
-			scan = next
-			if len(data) >= maxHead {
-				return c.tooLarge(data)
-			}
+		if st, done := c.prepareRead(); done {
+			return st
 		}
-		// More bytes are needed: make room, then read.
-		if c.rend == len(c.rbuf) {
-			if c.rpos > 0 {
-				n := copy(c.rbuf, c.rbuf[c.rpos:c.rend])
-				c.rpos, c.rend = 0, n
-			} else {
-				nb := make([]byte, min(2*len(c.rbuf), maxHead+initialReadBuf))
-				copy(nb, c.rbuf[:c.rend])
-				c.rbuf = nb
-			}
-		} else if c.rpos == c.rend {
-			c.rpos, c.rend = 0, 0
-		}
-		now := monoNow()
-		parkable := false
-		if waiting {
-			c.firstByte = time.Time{}
-			if c.nreq == 0 {
-				c.setReadDeadline(now.Add(cfg.HeaderTimeout.Duration))
-			} else {
-				if c.srv.shuttingDown() {
-					return -1
-				}
-				if c.idleSince.IsZero() {
-					c.idleSince = now
-				}
-				end := c.idleSince.Add(cfg.KeepaliveTimeout.Duration)
-				if c.srv.parker != nil && now.Add(parkDelay).Before(end) {
-					// Wait a little with the goroutine; then park. The
-					// deadline moves only when the one in force is off by
-					// half of parkDelay, so a busy connection does not pay
-					// a timer update per request (it may park a little
-					// early, which costs nothing).
-					end = now.Add(parkDelay)
-					parkable = true
-					if d := end.Sub(c.rdl); d > parkDelay/2 || d < -parkDelay/2 {
-						c.nc.SetReadDeadline(end)
-						c.rdl = end
-					}
-				} else {
-					c.setReadDeadline(end)
-				}
-				c.state.Store(stIdle)
-			}
-		} else {
-			c.setReadDeadline(c.firstByte.Add(cfg.HeaderTimeout.Duration))
+		if c.raw.ready {
+			return c.readServe()
 		}
 		n, err := c.read(c.rbuf[c.rend:])
-		if n > 0 {
-			c.idleSince = time.Time{}
+		if st, done := c.afterRead(n, err); done {
+			return st
 		}
-		if waiting && c.nreq > 0 && !c.state.CompareAndSwap(stIdle, stActive) {
-			return -1 // evicted to make room
+	}
+}
+
+// beginHead starts reading a request head. A reloaded configuration
+// applies from the next request on.
+func (c *conn) beginHead() {
+	c.st = c.srv.state.Load()
+	c.scan = 0
+	c.waiting = true
+}
+
+// parseHead parses the request head in the read buffer. It reports done
+// with 0 when c.req holds a request, done with a status for a request that
+// must be refused, and not done when more bytes are needed.
+func (c *conn) parseHead() (int, bool) {
+	maxHead := int(c.st.cfg.MaxHeaderBytes)
+	data := c.rbuf[c.rpos:c.rend]
+	// Empty lines before a request line are ignored (RFC 9112 2.2).
+	for c.scan == 0 && len(data) >= 2 && data[0] == '\r' && data[1] == '\n' {
+		c.rpos += 2
+		data = data[2:]
+	}
+	if len(data) == 0 {
+		return 0, false
+	}
+	if c.waiting {
+		c.waiting = false
+		if c.firstByte.IsZero() {
+			c.firstByte = time.Now()
 		}
-		if waiting && c.nreq == 0 {
-			c.state.Store(stActive)
+	}
+	end, next, st := headEnd(data, c.scan)
+	if st != 0 {
+		return st, true
+	}
+	if end > 0 {
+		n, st := parseHead(data[:end], &c.req)
+		if n > maxHead {
+			return c.tooLarge(data[:n]), true
 		}
-		c.rend += n
-		if err != nil && n == 0 {
-			var ne net.Error
-			timeout := errors.As(err, &ne) && ne.Timeout()
-			if waiting && parkable && timeout {
-				return stPark
+		c.rpos += n
+		c.nreq++
+		return st, true
+	}
+	c.scan = next
+	if len(data) >= maxHead {
+		return c.tooLarge(data), true
+	}
+	return 0, false
+}
+
+// prepareRead gets ready to read more of a request head: it sends the
+// responses still buffered (the client may wait for them before it sends
+// more), makes room in the read buffer and sets the deadline and the
+// connection's state. It reports done, with -1, when the connection must
+// close instead.
+func (c *conn) prepareRead() (int, bool) {
+	if len(c.wbuf) > 0 && !c.flush() {
+		return -1, true
+	}
+	if c.rend == len(c.rbuf) {
+		if c.rpos > 0 {
+			n := copy(c.rbuf, c.rbuf[c.rpos:c.rend])
+			c.rpos, c.rend = 0, n
+		} else {
+			nb := make([]byte, min(2*len(c.rbuf), int(c.st.cfg.MaxHeaderBytes)+initialReadBuf))
+			copy(nb, c.rbuf[:c.rend])
+			c.rbuf = nb
+		}
+	} else if c.rpos == c.rend {
+		c.rpos, c.rend = 0, 0
+	}
+	cfg := c.st.cfg
+	c.parkable = false
+	if !c.waiting {
+		c.setReadDeadline(c.firstByte.Add(cfg.HeaderTimeout.Duration))
+		return 0, false
+	}
+	now := monoNow()
+	c.firstByte = time.Time{}
+	if c.nreq == 0 {
+		c.setReadDeadline(now.Add(cfg.HeaderTimeout.Duration))
+		return 0, false
+	}
+	if c.srv.shuttingDown() {
+		return -1, true
+	}
+	if c.idleSince.IsZero() {
+		c.idleSince = now
+	}
+	end := c.idleSince.Add(cfg.KeepaliveTimeout.Duration)
+	if c.srv.parker != nil && now.Add(parkDelay).Before(end) {
+		// Wait a little with the goroutine; then park. The deadline moves
+		// only when the one in force is off by half of parkDelay, so a
+		// busy connection does not pay a timer update per request (it may
+		// park a little early, which costs nothing).
+		end = now.Add(parkDelay)
+		c.parkable = true
+		if d := end.Sub(c.rdl); d > parkDelay/2 || d < -parkDelay/2 {
+			c.nc.SetReadDeadline(end)
+			c.rdl = end
+		}
+	} else {
+		c.setReadDeadline(end)
+	}
+	c.state.Store(stIdle)
+	return 0, false
+}
+
+// afterRead takes in what a read of the request head gave. It reports
+// done with what readRequest returns when the head cannot go on.
+func (c *conn) afterRead(n int, err error) (int, bool) {
+	if n > 0 {
+		c.idleSince = time.Time{}
+	}
+	if c.waiting && c.nreq > 0 && !c.state.CompareAndSwap(stIdle, stActive) {
+		return -1, true // evicted to make room
+	}
+	if c.waiting && c.nreq == 0 {
+		c.state.Store(stActive)
+	}
+	c.rend += n
+	if err == nil || n > 0 {
+		return 0, false
+	}
+	var ne net.Error
+	timeout := errors.As(err, &ne) && ne.Timeout()
+	if c.waiting && c.parkable && timeout {
+		return stPark, true
+	}
+	if c.waiting || c.rpos == c.rend {
+		return -1, true
+	}
+	if timeout {
+		return 408, true
+	}
+	return -1, true
+}
+
+// readServe reads request heads inside one RawConn.Read, and answers there
+// every request that needs no more reading (one without a body): between
+// such requests the connection is never handed back to the poller, so
+// that, after a read that left the socket empty, it waits for the client's
+// next bytes instead of trying a read that can only fail with EAGAIN (as
+// nginx and lighttpd do). It returns like readRequest: 0 leaves a request
+// with a body in c.req, to be answered outside, where its body can be read.
+// Requests it answered itself are not seen by the caller; -1 then means
+// the connection is done.
+func (c *conn) readServe() int {
+	r := &c.raw
+	r.inRead = true
+	c.rawSt = 0
+	err := r.rc.Read(c.serveFn)
+	r.inRead = false
+	if err != nil {
+		// The wait for more bytes ended: a deadline, or the socket closed.
+		st, _ := c.afterRead(0, err)
+		return st
+	}
+	return c.rawSt
+}
+
+// serveRaw is readServe's callback. It is called with the read buffer
+// ready for a read (prepareRead done), and returns false to wait until
+// the socket is readable, true when it is done (c.rawSt says how).
+func (c *conn) serveRaw(fd uintptr) bool {
+	for {
+		p := c.rbuf[c.rend:]
+		n, e := rawRead(fd, p)
+		if e == unix.EAGAIN {
+			return false
+		}
+		var err error
+		if e != 0 {
+			err = e
+		} else if n == 0 {
+			err = io.EOF
+		}
+		if st, done := c.afterRead(n, err); done {
+			c.rawSt = st
+			return true
+		}
+		for {
+			st, done := c.parseHead()
+			if !done {
+				break
 			}
-			if waiting || len(c.rbuf[c.rpos:c.rend]) == 0 {
-				return -1
+			if st != 0 || c.req.chunked || c.req.contentLength > 0 {
+				c.rawSt = st
+				return true
 			}
-			if timeout {
-				return 408
+			c.serveRequest()
+			if c.closeAfter || c.broken {
+				c.flush()
+				c.rawSt = -1
+				return true
 			}
-			return -1
+			if c.rpos == c.rend || len(c.wbuf) >= writeBufSize {
+				if !c.flush() {
+					c.rawSt = -1
+					return true
+				}
+			}
+			c.beginHead()
+		}
+		if st, done := c.prepareRead(); done {
+			c.rawSt = st
+			return true
+		}
+		if n < len(p) {
+			// A short read emptied the socket: bytes that come later make
+			// it readable again, and the poller wakes this callback.
+			return false
 		}
 	}
 }

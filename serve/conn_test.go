@@ -111,6 +111,23 @@ func TestPipelining(t *testing.T) {
 	}
 }
 
+// TestPipelinedPartial: responses to the requests already answered go out
+// before the server waits for the rest of a pipelined request, since the
+// client may wait for them before it sends more.
+func TestPipelinedPartial(t *testing.T) {
+	ts := startServer(t, "", siteFiles)
+	rc := ts.dial()
+	rc.send("GET /digits.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /app.js HT")
+	rc.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if resp, body := rc.read("GET"); resp.StatusCode != 200 || body != "0123456789" {
+		t.Fatalf("first response: %d %q", resp.StatusCode, body)
+	}
+	rc.send("TP/1.1\r\nHost: x\r\n\r\n")
+	if resp, body := rc.read("GET"); resp.StatusCode != 200 || body != "let a = 1;\n" {
+		t.Fatalf("second response: %d %q", resp.StatusCode, body)
+	}
+}
+
 func TestLeadingEmptyLines(t *testing.T) {
 	ts := startServer(t, "", siteFiles)
 	raw := ts.roundTrip("\r\n\r\nGET /digits.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"errors"
 	"io"
 	"net"
 	"syscall"
@@ -18,6 +19,14 @@ import (
 // the middle of a short write, which with GOMAXPROCS=1 costs a thread
 // switch. The RawConn holds the descriptor while the callback runs, so a
 // concurrent Close cannot make the number name another file.
+//
+// Every RawConn.Read first forgets what the poller knew of the socket's
+// readiness, so a read must be tried before waiting. That is why request
+// heads are read, and body-less requests answered, inside one long
+// RawConn.Read (readServe in conn.go): there, after a read that emptied
+// the socket, the callback waits for the poller at once, and a keep-alive
+// request costs one read(2) instead of two (the second failing with
+// EAGAIN).
 
 // maxRawWrite is the largest write done raw; bigger ones (they may take a
 // while in the kernel) go through the ordinary path.
@@ -38,6 +47,11 @@ type rawIO struct {
 	werr  syscall.Errno
 	iov   [2]unix.Iovec
 	ready bool
+
+	// inRead is set while readServe's callback runs: the RawConn's read
+	// lock is held, and another read of the connection would wait for it
+	// forever.
+	inRead bool
 }
 
 // init binds the raw I/O of nc; without a RawConn, ready stays false and
@@ -58,20 +72,25 @@ func (r *rawIO) init(nc net.Conn) {
 }
 
 func (r *rawIO) doRead(fd uintptr) bool {
+	n, e := rawRead(fd, r.rp)
+	if e == unix.EAGAIN {
+		return false // wait until readable
+	}
+	r.rn, r.rerr = n, e
+	return true
+}
+
+// rawRead is read(2) on fd into p, retried on EINTR.
+func rawRead(fd uintptr, p []byte) (int, syscall.Errno) {
 	for {
-		n, _, e := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(unsafe.SliceData(r.rp))), uintptr(len(r.rp)))
-		switch e {
-		case 0:
-			r.rn, r.rerr = int(n), 0
-			return true
-		case unix.EINTR:
+		n, _, e := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+		if e == unix.EINTR {
 			continue
-		case unix.EAGAIN:
-			return false // wait until readable
-		default:
-			r.rn, r.rerr = 0, e
-			return true
 		}
+		if e != 0 {
+			return 0, e
+		}
+		return int(n), 0
 	}
 }
 
@@ -114,6 +133,11 @@ func (r *rawIO) doWrite(fd uintptr) bool {
 	}
 }
 
+// errNestedRead is a read asked for inside readServe's callback, which
+// answers only requests that need no more reading: it is a bug, and fails
+// the request rather than wait on a lock the callback holds.
+var errNestedRead = errors.New("serve: read inside the raw read callback")
+
 // read reads into p: raw when possible. It returns io.EOF at the end.
 func (c *conn) read(p []byte) (int, error) {
 	r := &c.raw
@@ -122,6 +146,9 @@ func (c *conn) read(p []byte) (int, error) {
 	}
 	if len(p) == 0 {
 		return 0, nil
+	}
+	if r.inRead {
+		return 0, errNestedRead
 	}
 	r.rp = p
 	err := r.rc.Read(r.readFn)

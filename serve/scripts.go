@@ -11,11 +11,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/pwebs/pwebs/cache"
 	"github.com/pwebs/pwebs/cgi"
+	"golang.org/x/sys/unix"
 )
 
 // maxRedirects bounds internal redirects (a script's local Location), as
@@ -444,7 +444,10 @@ func nphStatus(p []byte) int {
 // bgRead watches the connection while a script runs, as net/http's
 // background read does: a read that ends (the client closed) cancels the
 // script; a byte that arrives (a pipelined request) is kept for the next
-// parse. It runs only once the request body has been read.
+// parse. It runs only once the request body has been read. On a raw
+// connection it reads a duplicate of the socket, with its own place in the
+// poller: the script may run inside readServe's callback, which holds the
+// connection's read lock.
 type bgRead struct {
 	mu      sync.Mutex
 	c       *conn
@@ -452,13 +455,14 @@ type bgRead struct {
 	running bool
 	stopped bool
 	done    chan struct{}
+	f       *os.File // the duplicate read, on a raw connection
 	b       [1]byte
 	n       int
 }
 
 func (bg *bgRead) reset(c *conn, cancel context.CancelFunc) {
 	bg.mu.Lock()
-	bg.c, bg.cancel, bg.running, bg.stopped, bg.n = c, cancel, false, false, 0
+	bg.c, bg.cancel, bg.running, bg.stopped, bg.n, bg.f = c, cancel, false, false, 0, nil
 	bg.mu.Unlock()
 }
 
@@ -469,19 +473,33 @@ func (bg *bgRead) start() {
 	if bg.running || bg.stopped {
 		return
 	}
+	c := bg.c
+	var rd interface {
+		Read([]byte) (int, error)
+	} = c.nc
+	if c.raw.ready {
+		nfd := -1
+		c.raw.rc.Control(func(fd uintptr) {
+			nfd, _ = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
+		})
+		if nfd < 0 {
+			return // no watch: the script runs to its end
+		}
+		// The duplicate shares the socket's O_NONBLOCK, so it goes into
+		// the poller.
+		bg.f = os.NewFile(uintptr(nfd), "client")
+		rd = bg.f
+	} else {
+		c.nc.SetReadDeadline(time.Time{})
+	}
 	bg.running = true
 	bg.done = make(chan struct{})
-	c := bg.c
-	c.nc.SetReadDeadline(time.Time{})
 	go func() {
 		defer close(bg.done)
-		n, err := c.nc.Read(bg.b[:])
+		n, err := rd.Read(bg.b[:])
 		bg.n = n
-		if n == 0 && err != nil {
-			var ne net.Error
-			if !(errors.As(err, &ne) && ne.Timeout()) {
-				bg.cancel() // the client closed or reset the connection
-			}
+		if n == 0 && err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			bg.cancel() // the client closed or reset the connection
 		}
 	}()
 }
@@ -496,9 +514,16 @@ func (bg *bgRead) stop() {
 		return
 	}
 	c := bg.c
-	c.nc.SetReadDeadline(aLongTimeAgo)
-	<-bg.done
-	c.rdl = aLongTimeAgo
+	if bg.f != nil {
+		bg.f.SetReadDeadline(aLongTimeAgo)
+		<-bg.done
+		bg.f.Close()
+		bg.f = nil
+	} else {
+		c.nc.SetReadDeadline(aLongTimeAgo)
+		<-bg.done
+		c.rdl = aLongTimeAgo
+	}
 	if bg.n == 1 {
 		if c.rend == len(c.rbuf) {
 			c.rbuf = append(c.rbuf, 0)
@@ -508,5 +533,3 @@ func (bg *bgRead) stop() {
 		c.rend++
 	}
 }
-
-var _ = syscall.EINTR
