@@ -387,6 +387,9 @@ func (c *Cache) drop(e *Entry) {
 	c.lru.Remove(e.key)
 	c.bytes -= e.size
 	c.unregister(e)
+	if e.OnDrop != nil {
+		e.OnDrop()
+	}
 }
 
 // dropAll drops the entries registered at n, counting them as invalidated.

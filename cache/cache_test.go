@@ -154,6 +154,7 @@ func TestEvictionByBytes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newCache(t, func(o *Options) { o.MaxSize, o.MaxFileSize, o.Compress = conf.Size(tt.max), conf.Size(tt.max), false })
+			drops := map[*Entry]int{} // OnDrop calls of every entry made
 			for _, o := range tt.ops {
 				if o.get != "" {
 					if _, ok := c.Get(o.get); !ok {
@@ -162,6 +163,8 @@ func TestEvictionByBytes(t *testing.T) {
 					continue
 				}
 				e := &Entry{Body: make([]byte, o.size)}
+				drops[e] = 0
+				e.OnDrop = func() { drops[e]++ }
 				if got := c.Add(o.add, e, c.Begin()); got != o.ok {
 					t.Fatalf("Add(%q, %d bytes): got %v, want %v", o.add, o.size, got, o.ok)
 				}
@@ -183,6 +186,35 @@ func TestEvictionByBytes(t *testing.T) {
 			}
 			if s := c.Stats(); s.Bytes != want || s.Entries != len(tt.want) {
 				t.Errorf("got %d bytes in %d entries, want %d in %d", s.Bytes, s.Entries, want, len(tt.want))
+			}
+			// OnDrop: once for every entry that left, never for one that
+			// stays or was refused; once for the rest when the cache closes.
+			live := map[*Entry]bool{}
+			for _, key := range tt.want {
+				e, _ := c.Get(key)
+				live[e] = true
+			}
+			stored := 0
+			for _, o := range tt.ops {
+				if o.add != "" && o.ok {
+					stored++
+				}
+			}
+			left := 0
+			for e, n := range drops {
+				if live[e] && n != 0 || n > 1 {
+					t.Errorf("entry of %d bytes: OnDrop called %d times (live %v)", len(e.Body), n, live[e])
+				}
+				left += n
+			}
+			if left != stored-len(tt.want) {
+				t.Errorf("OnDrop called for %d entries, want %d", left, stored-len(tt.want))
+			}
+			c.Close()
+			for e, n := range drops {
+				if live[e] && n != 1 {
+					t.Errorf("entry of %d bytes, live at Close: OnDrop called %d times", len(e.Body), n)
+				}
 			}
 		})
 	}

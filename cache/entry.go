@@ -60,6 +60,13 @@ type Entry struct {
 	Extra     any
 	ExtraSize int
 
+	// OnDrop, when set, is called once when the entry, stored by Add,
+	// leaves the cache (evicted, invalidated, replaced, or the cache
+	// closed): serve closes the file it keeps open for the entry. It runs
+	// under the cache's lock, so it must be quick and must not call the
+	// cache. An entry Add refuses is the caller's to release.
+	OnDrop func()
+
 	// Set by Add under the cache's lock and read only under it.
 	key       string // the key the entry is stored under
 	size      int64  // the bytes charged against MaxSize

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/pwebs/pwebs/cache"
 )
 
 // opens returns how many files the server has opened so far.
@@ -325,4 +327,117 @@ func TestCacheNoMixedBody(t *testing.T) {
 		}
 	}
 	t.Logf("%d reads, %d cut while the file shrank", reads.Load(), cut.Load())
+}
+
+// TestCachedSendfile: a cached body of sendfileMin bytes or more goes out
+// from its file by sendfile, with no open per hit; the gzip variant and
+// ranges come from memory.
+func TestCachedSendfile(t *testing.T) {
+	text := make([]byte, 100<<10)
+	for i := range text {
+		text[i] = 'a' + byte(i*7%26)
+	}
+	small := strings.Repeat("s", sendfileMin-1)
+	ts := startServer(t, "", map[string]string{"big.txt": string(text), "small.txt": small})
+	ts.get("/big.txt")
+	ts.get("/small.txt")
+	opens, sends := ts.opens(), ts.srv.Stats().Sendfiles.Load()
+	for i := 0; i < 3; i++ {
+		if resp, body := ts.get("/big.txt"); resp.StatusCode != 200 || body != string(text) {
+			t.Fatalf("hit %d: %d, %d bytes", i, resp.StatusCode, len(body))
+		}
+	}
+	if got := ts.srv.Stats().Sendfiles.Load() - sends; got != 3 || ts.opens() != opens {
+		t.Errorf("3 hits: %d sendfiles and %d opens, want 3 and 0", got, ts.opens()-opens)
+	}
+	sends = ts.srv.Stats().Sendfiles.Load()
+	if _, body := ts.get("/small.txt"); body != small || ts.srv.Stats().Sendfiles.Load() != sends {
+		t.Errorf("a body under sendfileMin went out by sendfile")
+	}
+	resp, body := ts.get("/big.txt", "Accept-Encoding", "gzip")
+	if resp.Header.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("no gzip variant")
+	}
+	zr, err := gzip.NewReader(strings.NewReader(body))
+	must(t, err)
+	if plain, _ := io.ReadAll(zr); !bytes.Equal(plain, text) {
+		t.Errorf("the gzip variant does not decompress to the file")
+	}
+	if resp, body := ts.get("/big.txt", "Range", "bytes=50000-50009"); resp.StatusCode != 206 || body != string(text[50000:50010]) {
+		t.Errorf("range: %d %q", resp.StatusCode, body)
+	}
+	if ts.srv.Stats().Sendfiles.Load() != sends {
+		t.Errorf("the gzip variant or a range went out by sendfile")
+	}
+}
+
+// TestCachedSendfileFallback: an entry whose file has shrunk or been closed
+// still sends its whole body, the rest coming from memory; the budget of
+// open files is kept.
+func TestCachedSendfileFallback(t *testing.T) {
+	text := make([]byte, 80<<10)
+	for i := range text {
+		text[i] = 'A' + byte(i*11%26)
+	}
+	ts := startServer(t, "", siteFiles)
+	// The entries are made here, from a file outside the document root,
+	// and never added to the cache: nothing drops them under the test.
+	path := filepath.Join(t.TempDir(), "f.txt")
+	must(t, os.WriteFile(path, text, 0o644))
+	entry := func() *cache.Entry {
+		f, err := os.Open(path)
+		must(t, err)
+		defer f.Close()
+		e := ts.srv.state.Load().newEntry("text/plain", text, time.Now(), `"x"`, "", nil)
+		e.Gzip = nil
+		ts.srv.keepOpen(e, f)
+		if e.Extra.(*heads).file == nil {
+			t.Fatal("keepOpen kept no file")
+		}
+		return e
+	}
+	var serving atomic.Pointer[cache.Entry]
+	setHook(t, func(c *conn) bool {
+		if string(c.req.rawPath) != "/entry" {
+			return false
+		}
+		c.serveEntry(serving.Load())
+		return true
+	})
+	tests := []struct {
+		name   string
+		change func(e *cache.Entry)
+	}{
+		{"whole", func(*cache.Entry) {}},
+		{"shrunk", func(*cache.Entry) { must(t, os.Truncate(path, 30<<10)) }},
+		{"emptied", func(*cache.Entry) { must(t, os.Truncate(path, 0)) }},
+		{"closed", func(e *cache.Entry) { e.OnDrop() }},
+	}
+	for _, tt := range tests {
+		must(t, os.WriteFile(path, text, 0o644))
+		e := entry()
+		tt.change(e)
+		serving.Store(e)
+		if resp, body := ts.get("/entry"); resp.StatusCode != 200 || body != string(text) {
+			t.Errorf("%s: %d, %d bytes, whole %v", tt.name, resp.StatusCode, len(body), body == string(text))
+		}
+		if tt.name != "closed" {
+			e.OnDrop()
+		}
+		if n := ts.srv.openFiles.Load(); n != 0 {
+			t.Errorf("%s: %d files left open", tt.name, n)
+		}
+	}
+	// Past the budget, entries keep no file.
+	ts.srv.maxOpenFiles = 1
+	e1 := entry()
+	f, err := os.Open(path)
+	must(t, err)
+	defer f.Close()
+	e2 := ts.srv.state.Load().newEntry("text/plain", text, time.Now(), `"x"`, "", nil)
+	ts.srv.keepOpen(e2, f)
+	if e2.Extra.(*heads).file != nil || e2.OnDrop != nil {
+		t.Errorf("an entry past the budget kept its file")
+	}
+	e1.OnDrop()
 }

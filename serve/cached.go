@@ -6,10 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 	"unsafe"
 
 	"github.com/pwebs/pwebs/cache"
+	"golang.org/x/sys/unix"
 )
 
 // heads is the pre-rendered part of a cached response's head: every field
@@ -21,6 +23,58 @@ type heads struct {
 	gzip     []byte // for the gzip variant; nil when there is none
 	gzipETag string
 	vary     string // an extra Vary value (a listing varies on Accept)
+
+	// file is the file the identity body was read from, kept open so that
+	// the body goes out by sendfile(2) (see keepOpen); nil when it is not.
+	// frc is its RawConn.
+	file *os.File
+	frc  syscall.RawConn
+}
+
+// sendfileMin is the smallest cached body sent from its file by
+// sendfile(2) rather than copied from memory. Copying costs about 0.5 µs
+// per 4 KiB page on the bench machine and a page sent by reference about
+// 0.3 µs, against a fixed cost of about 1 µs for the second system call:
+// sendfile wins from about 20 KiB on.
+const sendfileMin = 32 << 10
+
+// keepOpen keeps a duplicate of f's descriptor with the entry e for a
+// regular file's body of at least sendfileMin bytes, within the server's
+// budget of open files. The entry's OnDrop closes it; a close while a
+// response is being sent from it waits for that send (the descriptor is
+// reference-counted by its os.File), and later sends fall back to the body
+// in memory. An entry that Add refuses must be released by calling OnDrop.
+func (s *Server) keepOpen(e *cache.Entry, f *os.File) {
+	h := e.Extra.(*heads)
+	if len(e.Body) < sendfileMin {
+		return
+	}
+	if s.openFiles.Add(1) > s.maxOpenFiles {
+		s.openFiles.Add(-1)
+		return
+	}
+	nfd := -1
+	if rc, err := f.SyscallConn(); err == nil {
+		rc.Control(func(fd uintptr) {
+			nfd, _ = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
+		})
+	}
+	if nfd < 0 {
+		s.openFiles.Add(-1)
+		return
+	}
+	df := os.NewFile(uintptr(nfd), f.Name())
+	frc, err := df.SyscallConn()
+	if err != nil {
+		df.Close()
+		s.openFiles.Add(-1)
+		return
+	}
+	h.file, h.frc = df, frc
+	e.OnDrop = func() {
+		df.Close()
+		s.openFiles.Add(-1)
+	}
 }
 
 // newEntry builds a cache entry for body, with its gzip variant when the
@@ -117,9 +171,9 @@ func (c *conn) serveEntry(e *cache.Entry) {
 		c.serveContent(&ct)
 		return
 	}
-	block, body := h.ident, e.Body
+	block, body, frc := h.ident, e.Body, h.frc
 	if h.gzip != nil && len(r.acceptEncoding) > 0 && acceptsGzip(r.acceptEncoding) {
-		block, body = h.gzip, e.Gzip
+		block, body, frc = h.gzip, e.Gzip, nil
 	}
 	c.appendStatus(200)
 	c.wbuf = append(c.wbuf, block...)
@@ -130,6 +184,10 @@ func (c *conn) serveEntry(e *cache.Entry) {
 	c.resp.bodyBytes = int64(len(body))
 	if len(body) <= inlineBody {
 		c.wbuf = append(c.wbuf, body...)
+		return
+	}
+	if frc != nil {
+		c.writeFileBody(frc, body)
 		return
 	}
 	c.writeBody(body)
@@ -153,9 +211,13 @@ func (c *conn) serveRegular(s *site, key []byte, file string, f *os.File, fi fs.
 				deps = append(deps, cache.DepOf(a, nil))
 			}
 			e := c.st.newEntry(typ, body, fi.ModTime(), etag, "", deps)
+			c.srv.keepOpen(e, f)
 			c.cacheKey(s, key, "")
-			ch.Add(c.ownedKey(), e, tok)
+			added := ch.Add(c.ownedKey(), e, tok)
 			c.serveEntry(e)
+			if !added && e.OnDrop != nil {
+				e.OnDrop()
+			}
 			return
 		}
 		if _, err := f.Seek(0, io.SeekStart); err != nil {

@@ -35,9 +35,11 @@ const maxRawWrite = 256 << 10
 // rawIO is a connection's raw reader and writer. The callbacks are bound
 // once per connection, so that a read or a write does not allocate.
 type rawIO struct {
-	rc      syscall.RawConn
-	readFn  func(fd uintptr) bool
-	writeFn func(fd uintptr) bool
+	rc         syscall.RawConn
+	readFn     func(fd uintptr) bool
+	writeFn    func(fd uintptr) bool
+	sendfileFn func(fd uintptr) bool
+	fileFn     func(fd uintptr)
 
 	rp    []byte // the read's buffer
 	rn    int
@@ -47,6 +49,14 @@ type rawIO struct {
 	werr  syscall.Errno
 	iov   [2]unix.Iovec
 	ready bool
+
+	// A sendfile: the file's RawConn, the socket, the range left and how
+	// it went.
+	frc        syscall.RawConn
+	sfd        uintptr
+	foff, fend int64
+	fdone      bool // the file ended early, or was closed
+	again      bool // the socket is full: wait until writable
 
 	// inRead is set while readServe's callback runs: the RawConn's read
 	// lock is held, and another read of the connection would wait for it
@@ -68,6 +78,8 @@ func (r *rawIO) init(nc net.Conn) {
 	r.rc = rc
 	r.readFn = r.doRead
 	r.writeFn = r.doWrite
+	r.sendfileFn = r.doSendfile
+	r.fileFn = r.doFile
 	r.ready = true
 }
 
@@ -137,6 +149,83 @@ func (r *rawIO) doWrite(fd uintptr) bool {
 // answers only requests that need no more reading: it is a bug, and fails
 // the request rather than wait on a lock the callback holds.
 var errNestedRead = errors.New("serve: read inside the raw read callback")
+
+// doSendfile is sendfile's callback on the socket: the head first, with
+// MSG_MORE so that it shares a packet with the body's start, then the
+// file.
+func (r *rawIO) doSendfile(fd uintptr) bool {
+	for len(r.wp[0]) > 0 {
+		p := r.wp[0]
+		n, _, e := unix.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)), unix.MSG_MORE, 0, 0)
+		switch e {
+		case 0:
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false
+		default:
+			r.werr = e
+			return true
+		}
+		r.wp[0] = p[n:]
+	}
+	r.sfd = fd
+	for r.foff < r.fend && !r.fdone {
+		r.again = false
+		if r.frc.Control(r.fileFn) != nil {
+			r.fdone = true // closed since: the caller sends the rest
+			break
+		}
+		if r.werr != 0 {
+			return true
+		}
+		if r.again {
+			return false
+		}
+	}
+	return true
+}
+
+// doFile is sendfile's callback on the file: sendfile(2) until the range
+// is sent or the socket is full. It is not a raw system call: the file's
+// pages may have to be read from disk.
+func (r *rawIO) doFile(fd uintptr) {
+	for r.foff < r.fend {
+		n, _, e := unix.Syscall6(unix.SYS_SENDFILE, r.sfd, fd, uintptr(unsafe.Pointer(&r.foff)), uintptr(r.fend-r.foff), 0, 0)
+		switch e {
+		case 0:
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			r.again = true
+			return
+		default:
+			r.werr = e
+			return
+		}
+		if n == 0 {
+			r.fdone = true // the file is shorter than it was
+			return
+		}
+		// sendfile(2) has moved r.foff.
+	}
+}
+
+// sendfile writes head and then the bytes of the file behind frc from off
+// to end, by sendfile(2). It returns the offset reached: below end when the
+// file turned out shorter, or was closed meanwhile (the caller sends the
+// rest otherwise, or ends the connection).
+func (c *conn) sendfile(frc syscall.RawConn, head []byte, off, end int64) (int64, error) {
+	r := &c.raw
+	r.wp[0], r.wp[1] = head, nil
+	r.frc, r.foff, r.fend, r.fdone, r.werr = frc, off, end, false, 0
+	err := r.rc.Write(r.sendfileFn)
+	r.wp[0], r.frc = nil, nil
+	if err == nil && r.werr != 0 {
+		err = r.werr
+	}
+	return r.foff, err
+}
 
 // read reads into p: raw when possible. It returns io.EOF at the end.
 func (c *conn) read(p []byte) (int, error) {

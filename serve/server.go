@@ -56,6 +56,11 @@ type Server struct {
 	connSlots chan struct{}
 	maxConns  int
 
+	// openFiles counts the files cache entries keep open for sendfile,
+	// at most maxOpenFiles (see keepOpen).
+	openFiles    atomic.Int64
+	maxOpenFiles int64
+
 	active   sync.WaitGroup // requests being served
 	connWG   sync.WaitGroup // connection goroutines
 	acceptWG sync.WaitGroup
@@ -126,6 +131,7 @@ func New(cfg *Config, logs Logs) (*Server, error) {
 		s.maxConns = derivedMaxConnections()
 	}
 	s.connSlots = make(chan struct{}, s.maxConns)
+	s.maxOpenFiles = openFileBudget()
 	s.workPool.New = newWork
 	s.baseCtx, s.cancelAll = context.WithCancel(context.Background())
 	s.state.Store(st)
@@ -150,6 +156,17 @@ func derivedMaxConnections() int {
 	}
 	n = n - 32 - n/4
 	return max(n, 16)
+}
+
+// openFileBudget is how many files cache entries may keep open: a
+// sixteenth of the open-file limit, at most 1024, so that they never take
+// the room derivedMaxConnections leaves for requests.
+func openFileBudget() int64 {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		return 0
+	}
+	return int64(min(rl.Cur/16, 1024))
 }
 
 // RaiseFileLimit raises the soft open-file limit to the hard limit (Go does
