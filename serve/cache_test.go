@@ -391,7 +391,7 @@ func TestCachedSendfileFallback(t *testing.T) {
 		e := ts.srv.state.Load().newEntry("text/plain", text, time.Now(), `"x"`, "", nil)
 		e.Gzip = nil
 		ts.srv.keepOpen(e, f)
-		if e.Extra.(*heads).file == nil {
+		if e.Extra.(*heads).frc == nil {
 			t.Fatal("keepOpen kept no file")
 		}
 		return e
@@ -436,7 +436,7 @@ func TestCachedSendfileFallback(t *testing.T) {
 	defer f.Close()
 	e2 := ts.srv.state.Load().newEntry("text/plain", text, time.Now(), `"x"`, "", nil)
 	ts.srv.keepOpen(e2, f)
-	if e2.Extra.(*heads).file != nil || e2.OnDrop != nil {
+	if e2.Extra.(*heads).frc != nil || e2.OnDrop != nil {
 		t.Errorf("an entry past the budget kept its file")
 	}
 	e1.OnDrop()

@@ -24,11 +24,10 @@ type heads struct {
 	gzipETag string
 	vary     string // an extra Vary value (a listing varies on Accept)
 
-	// file is the file the identity body was read from, kept open so that
-	// the body goes out by sendfile(2) (see keepOpen); nil when it is not.
-	// frc is its RawConn.
-	file *os.File
-	frc  syscall.RawConn
+	// frc is the RawConn of the file the identity body was read from,
+	// kept open so that the body goes out by sendfile(2) (see keepOpen);
+	// nil when it is not.
+	frc syscall.RawConn
 }
 
 // sendfileMin is the smallest cached body sent from its file by
@@ -40,10 +39,11 @@ const sendfileMin = 32 << 10
 
 // keepOpen keeps a duplicate of f's descriptor with the entry e for a
 // regular file's body of at least sendfileMin bytes, within the server's
-// budget of open files. The entry's OnDrop closes it; a close while a
-// response is being sent from it waits for that send (the descriptor is
-// reference-counted by its os.File), and later sends fall back to the body
-// in memory. An entry that Add refuses must be released by calling OnDrop.
+// budget of open files. The entry's OnDrop closes it. A close while a
+// response is being sent from it is safe: the os.File counts its users and
+// the descriptor stays open until that send ends; later sends find the
+// file closed and go out from the body in memory. An entry that Add
+// refuses must be released by calling OnDrop.
 func (s *Server) keepOpen(e *cache.Entry, f *os.File) {
 	h := e.Extra.(*heads)
 	if len(e.Body) < sendfileMin {
@@ -70,7 +70,7 @@ func (s *Server) keepOpen(e *cache.Entry, f *os.File) {
 		s.openFiles.Add(-1)
 		return
 	}
-	h.file, h.frc = df, frc
+	h.frc = frc
 	e.OnDrop = func() {
 		df.Close()
 		s.openFiles.Add(-1)

@@ -113,8 +113,9 @@ type conn struct {
 	scan     int  // where headEnd goes on
 	waiting  bool // no byte of the next request yet
 	parkable bool // the read's deadline is the park delay
-	rawSt    int  // readServe's answer
-	serveFn  func(fd uintptr) bool
+
+	rawSt   int                   // readServe's answer, set by serveRaw
+	serveFn func(fd uintptr) bool // serveRaw, bound once
 }
 
 // newConn wraps an accepted connection (Go has set TCP_NODELAY on it).
