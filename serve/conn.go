@@ -105,7 +105,7 @@ type conn struct {
 	firstByte  time.Time     // when the current request's first byte arrived
 	idleSince  time.Time     // when the connection last became idle
 	queued     time.Duration // how long the current request waited for a slot
-	slot       chan struct{} // the max_clients queue the current request's slot came from
+	slot       *slotQueue    // the max_clients queue the current request's slot came from
 	site       *site         // the site answering the current request
 	redirects  int           // internal redirects of the current request
 

@@ -113,29 +113,22 @@ func (c *conn) prebuffer() error {
 
 // acquireSlot waits for a max_clients slot, at most queue_timeout.
 func (c *conn) acquireSlot() bool {
-	slots := c.st.slots
-	c.slot = slots
-	select {
-	case slots <- struct{}{}:
-		return true
-	default:
+	q := c.st.slots
+	c.slot = q
+	var start time.Time
+	ok := q.acquire(c.st.cfg.QueueTimeout.Duration, func() {
+		c.srv.logFull("server reached max_clients (%d); requests are queued", q.max)
+		start = time.Now()
+	})
+	if !start.IsZero() {
+		c.queued = time.Since(start)
 	}
-	c.srv.logFull("server reached max_clients (%d); requests are queued", cap(slots))
-	start := time.Now()
-	t := time.NewTimer(c.st.cfg.QueueTimeout.Duration)
-	defer t.Stop()
-	defer func() { c.queued = time.Since(start) }()
-	select {
-	case slots <- struct{}{}:
-		return true
-	case <-t.C:
-		return false
-	}
+	return ok
 }
 
 // releaseSlot frees the slot taken, in the queue it was taken from (a
 // reload that changed max_clients makes a new one).
-func (c *conn) releaseSlot() { <-c.slot }
+func (c *conn) releaseSlot() { c.slot.release() }
 
 // answerMalformed answers a request that could not be parsed, and logs it.
 func (c *conn) answerMalformed(status int) {

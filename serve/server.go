@@ -125,7 +125,7 @@ func New(cfg *Config, logs Logs) (*Server, error) {
 		h.Close()
 		return nil, err
 	}
-	st.slots = make(chan struct{}, cfg.MaxClients)
+	st.slots = newSlotQueue(cfg.MaxClients)
 	s.maxConns = cfg.MaxConnections
 	if s.maxConns == 0 {
 		s.maxConns = derivedMaxConnections()
@@ -446,9 +446,9 @@ func (s *Server) Reload(cfg *Config) error {
 		return err
 	}
 	st.slots = s.state.Load().slots
-	if cfg.MaxClients != cap(st.slots) {
+	if cfg.MaxClients != st.slots.max {
 		// Requests in flight give their slots back to the old queue.
-		st.slots = make(chan struct{}, cfg.MaxClients)
+		st.slots = newSlotQueue(cfg.MaxClients)
 	}
 	old := s.state.Swap(st)
 	// Requests in flight may still use the old state's roots for a while.

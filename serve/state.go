@@ -33,9 +33,8 @@ type state struct {
 	// cgi runs scripts; aliases are the [cgi] dirs, longest prefix first.
 	cgi     *cgi.Handler
 	aliases []*alias
-	// slots bounds the requests being served (max_clients); a channel's
-	// blocked senders are woken in FIFO order.
-	slots chan struct{}
+	// slots bounds the requests being served (max_clients).
+	slots *slotQueue
 	// pages holds SSI parse trees by file.
 	pages *lru.Cache[string, *parsedPage]
 
