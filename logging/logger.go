@@ -145,6 +145,10 @@ func (l *Logger) UsesResponseHeader() bool {
 	return l.access != nil && l.format.UsesResponseHeader()
 }
 
+// LogsAccess reports whether access lines are written: false when the
+// access log is off, so that callers may skip building records.
+func (l *Logger) LogsAccess() bool { return l.access != nil }
+
 // Error returns the error log. Its records are buffered like access lines,
 // but the writer is woken at once for each. Records logged after Close are
 // dropped.

@@ -19,6 +19,14 @@ type respHeadUser interface {
 	UsesResponseHeader() bool
 }
 
+// accessSwitch is an AccessLogger that tells whether it writes access
+// lines at all (a reload may turn them on or off): when it does not,
+// requests build no record for it, and a new connection formats no
+// address.
+type accessSwitch interface {
+	LogsAccess() bool
+}
+
 // keepRespHead reports whether the access log wants a copy of each response
 // head.
 func (s *Server) keepRespHead() bool {
@@ -63,7 +71,7 @@ func (h respHead) Lookup(name string) ([]byte, bool) {
 // logRequest records the answered request in the access log.
 func (c *conn) logRequest() {
 	al := c.srv.access
-	if al == nil {
+	if al == nil || c.srv.accessSwitch != nil && !c.srv.accessSwitch.LogsAccess() {
 		return
 	}
 	r := &c.req

@@ -43,8 +43,10 @@ type Server struct {
 	state  atomic.Pointer[state] // the configuration new connections use
 	log    *slog.Logger
 	access AccessLogger // nil: no access log
-	// respHeadUser is access when it tells whether it needs response heads.
+	// respHeadUser is access when it tells whether it needs response heads;
+	// accessSwitch is access when it tells whether it logs at all.
 	respHeadUser respHeadUser
+	accessSwitch accessSwitch
 
 	mu        sync.Mutex
 	listeners []net.Listener
@@ -115,6 +117,7 @@ func New(cfg *Config, logs Logs) (*Server, error) {
 		done:   make(chan struct{}),
 	}
 	s.respHeadUser, _ = logs.Access.(respHeadUser)
+	s.accessSwitch, _ = logs.Access.(accessSwitch)
 	h, err := cgi.New(cfg.CGI, log)
 	if err != nil {
 		return nil, err

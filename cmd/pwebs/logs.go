@@ -28,6 +28,12 @@ func (s *logSwitch) UsesResponseHeader() bool {
 	return l != nil && l.UsesResponseHeader()
 }
 
+// LogsAccess forwards to the current logger.
+func (s *logSwitch) LogsAccess() bool {
+	l := s.cur.Load()
+	return l != nil && l.LogsAccess()
+}
+
 // logger returns an *slog.Logger that writes to whatever error log is
 // current when each record is written.
 func (s *logSwitch) logger() *slog.Logger {

@@ -266,6 +266,45 @@ func TestSignals(t *testing.T) {
 		t.Errorf("after a bad reload: %q, want the previous config's b", body)
 	}
 
+	// A reload turns the access log off, and another turns it on again.
+	reloads := func() int { return strings.Count(stderr.String(), "configuration reloaded") }
+	reloadWith := func(extra string) {
+		t.Helper()
+		n := reloads()
+		write("b", extra)
+		cmd.Process.Signal(syscall.SIGHUP)
+		deadline := time.Now().Add(10 * time.Second)
+		for reloads() == n {
+			if time.Now().After(deadline) {
+				t.Fatalf("no reload with %q: %s", extra, stderr.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	// A reload opens its logs as the user pwebs runs as.
+	logDir := filepath.Join(dir, "reloaded")
+	os.Mkdir(logDir, 0o755)
+	os.Chmod(logDir, 0o777)
+	accessLog := filepath.Join(logDir, "access_log")
+	reloadWith("[log]\naccess = \"\"\nerror = \"-\"\n")
+	fetch(t, "http://"+addr+"/which.txt?while=off")
+	reloadWith(fmt.Sprintf("[log]\naccess = %q\nerror = \"-\"\n", accessLog))
+	fetch(t, "http://"+addr+"/which.txt?while=on")
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		b, _ := os.ReadFile(accessLog)
+		if strings.Contains(string(b), "while=on") {
+			if strings.Contains(string(b), "while=off") {
+				t.Errorf("a request made while the access log was off was logged:\n%s", b)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the access log turned on by a reload has no line: %q", b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
 	cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
