@@ -526,10 +526,10 @@ func (c *conn) afterRead(n int, err error) (int, bool) {
 // such requests the connection is never handed back to the poller, so
 // that, after a read that left the socket empty, it waits for the client's
 // next bytes instead of trying a read that can only fail with EAGAIN (as
-// nginx and lighttpd do). It returns like readRequest: 0 leaves a request
-// with a body in c.req, to be answered outside, where its body can be read.
-// Requests it answered itself are not seen by the caller; -1 then means
-// the connection is done.
+// nginx does; lighttpd 1.4 makes that read). It returns like readRequest:
+// 0 leaves a request with a body in c.req, to be answered outside, where
+// its body can be read. Requests it answered itself are not seen by the
+// caller; -1 then means the connection is done.
 func (c *conn) readServe() int {
 	r := &c.raw
 	r.inRead = true
