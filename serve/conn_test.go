@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strings"
@@ -125,6 +126,56 @@ func TestPipelinedPartial(t *testing.T) {
 	rc.send("TP/1.1\r\nHost: x\r\n\r\n")
 	if resp, body := rc.read("GET"); resp.StatusCode != 200 || body != "let a = 1;\n" {
 		t.Fatalf("second response: %d %q", resp.StatusCode, body)
+	}
+}
+
+// TestSplitPipeline sends pipelined requests, a body among them, cut at
+// random places and trickled in, so that reads see every kind of partial
+// head and body: every response comes back, whole and in order.
+func TestSplitPipeline(t *testing.T) {
+	ts := startServer(t, "", siteFiles)
+	setHook(t, echoHook)
+	reqs := []struct {
+		raw    string
+		method string
+		status int
+		body   string
+	}{
+		{"GET /digits.txt HTTP/1.1\r\nHost: x\r\n\r\n", "GET", 200, "0123456789"},
+		{"HEAD /style.css HTTP/1.1\r\nHost: x\r\n\r\n", "HEAD", 200, ""},
+		{"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", "POST", 200, "5:hello"},
+		{"\r\nGET /app.js?x=1 HTTP/1.1\r\nHost: x\r\nUser-Agent: split\r\n\r\n", "GET", 200, "let a = 1;\n"},
+		{"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", "POST", 200, "3:abc"},
+		{"GET /missing HTTP/1.1\r\nHost: x\r\n\r\n", "GET", 404, ""},
+		{"GET /digits.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", "GET", 200, "0123456789"},
+	}
+	var all string
+	for _, r := range reqs {
+		all += r.raw
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := 0; round < 20; round++ {
+		rc := ts.dial()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for rest := all; len(rest) > 0; {
+				n := min(1+rng.IntN(40), len(rest))
+				if _, err := rc.nc.Write([]byte(rest[:n])); err != nil {
+					return
+				}
+				rest = rest[n:]
+				time.Sleep(time.Duration(rng.IntN(3)) * time.Millisecond)
+			}
+		}()
+		for i, w := range reqs {
+			resp, body := rc.read(w.method)
+			if resp.StatusCode != w.status || (w.body != "" && body != w.body) {
+				t.Fatalf("round %d, response %d: %d %q, want %d %q", round, i, resp.StatusCode, body, w.status, w.body)
+			}
+		}
+		<-done
+		rc.nc.Close()
 	}
 }
 
