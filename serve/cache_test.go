@@ -412,11 +412,22 @@ func TestCachedSendfileFallback(t *testing.T) {
 		{"shrunk", func(*cache.Entry) { must(t, os.Truncate(path, 30<<10)) }},
 		{"emptied", func(*cache.Entry) { must(t, os.Truncate(path, 0)) }},
 		{"closed", func(e *cache.Entry) { e.OnDrop() }},
+		{"unreadable", nil}, // sendfile(2) fails on the file (EBADF)
 	}
 	for _, tt := range tests {
 		must(t, os.WriteFile(path, text, 0o644))
 		e := entry()
-		tt.change(e)
+		if tt.change != nil {
+			tt.change(e)
+		} else {
+			// The same entry, its file opened for writing only.
+			f, err := os.OpenFile(path, os.O_WRONLY, 0)
+			must(t, err)
+			e.OnDrop()
+			e = ts.srv.state.Load().newEntry("text/plain", text, time.Now(), `"x"`, "", nil)
+			ts.srv.keepOpen(e, f)
+			f.Close()
+		}
 		serving.Store(e)
 		if resp, body := ts.get("/entry"); resp.StatusCode != 200 || body != string(text) {
 			t.Errorf("%s: %d, %d bytes, whole %v", tt.name, resp.StatusCode, len(body), body == string(text))

@@ -199,6 +199,11 @@ func (r *rawIO) doFile(fd uintptr) {
 		case unix.EAGAIN:
 			r.again = true
 			return
+		case unix.EBADF, unix.EINVAL, unix.ENOSYS, unix.EOPNOTSUPP, unix.EIO, unix.ENOMEM:
+			// The file's side failed (a file system without sendfile, a
+			// read error): the caller sends the rest from memory.
+			r.fdone = true
+			return
 		default:
 			r.werr = e
 			return
