@@ -11,7 +11,6 @@ import (
 	"unsafe"
 
 	"github.com/pwebs/pwebs/cache"
-	"golang.org/x/sys/unix"
 )
 
 // heads is the pre-rendered part of a cached response's head: every field
@@ -55,9 +54,7 @@ func (s *Server) keepOpen(e *cache.Entry, f *os.File) {
 	}
 	nfd := -1
 	if rc, err := f.SyscallConn(); err == nil {
-		rc.Control(func(fd uintptr) {
-			nfd, _ = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
-		})
+		nfd = dupFD(rc)
 	}
 	if nfd < 0 {
 		s.openFiles.Add(-1)

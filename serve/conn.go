@@ -191,19 +191,28 @@ func (c *conn) serve() {
 			c.answerMalformed(st)
 			return
 		}
-		c.serveRequest()
-		if c.closeAfter || c.broken {
-			c.flush()
+		if !c.answer() {
 			return
 		}
-		// Pipelined requests already buffered are answered before the
-		// responses go out, so several share one write.
-		if c.rpos == c.rend || len(c.wbuf) >= writeBufSize {
-			if !c.flush() {
-				return
-			}
-		}
 	}
+}
+
+// answer serves the request in c.req. Its response goes out at once when
+// the connection ends after it, or when pipelined responses have filled
+// writeBufSize; otherwise it waits for the answers to the pipelined
+// requests already buffered, so that several share one write, and goes
+// out at the latest before the next wait for the client (prepareRead). It
+// reports false when the connection is done.
+func (c *conn) answer() bool {
+	c.serveRequest()
+	if c.closeAfter || c.broken {
+		c.flush()
+		return false
+	}
+	if len(c.wbuf) >= writeBufSize {
+		return c.flush()
+	}
+	return true
 }
 
 // stPark is readRequest's answer for a connection that stayed idle past
@@ -573,17 +582,9 @@ func (c *conn) serveRaw(fd uintptr) bool {
 				c.rawSt = st
 				return true
 			}
-			c.serveRequest()
-			if c.closeAfter || c.broken {
-				c.flush()
+			if !c.answer() {
 				c.rawSt = -1
 				return true
-			}
-			if c.rpos == c.rend || len(c.wbuf) >= writeBufSize {
-				if !c.flush() {
-					c.rawSt = -1
-					return true
-				}
 			}
 			c.beginHead()
 		}
@@ -660,7 +661,7 @@ func (c *conn) writeFileBody(frc syscall.RawConn, body []byte) bool {
 		return c.writeBody(body)
 	}
 	c.setWriteDeadline(monoNow())
-	sent, err := c.sendfile(frc, c.wbuf, 0, int64(len(body)))
+	sent, err := c.sendfile(frc, c.wbuf, int64(len(body)))
 	c.wbuf = c.wbuf[:0]
 	if err != nil {
 		c.broken = true

@@ -105,10 +105,7 @@ func (p *parker) park(c *conn) bool {
 	if err != nil {
 		return false
 	}
-	nfd := -1
-	rc.Control(func(fd uintptr) {
-		nfd, _ = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
-	})
+	nfd := dupFD(rc)
 	if nfd < 0 {
 		return false
 	}

@@ -92,6 +92,16 @@ func (r *rawIO) doRead(fd uintptr) bool {
 	return true
 }
 
+// dupFD returns a close-on-exec duplicate of the descriptor behind rc, or
+// -1 when it cannot be made.
+func dupFD(rc syscall.RawConn) int {
+	nfd := -1
+	rc.Control(func(fd uintptr) {
+		nfd, _ = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
+	})
+	return nfd
+}
+
 // rawRead is read(2) on fd into p, retried on EINTR.
 func rawRead(fd uintptr, p []byte) (int, syscall.Errno) {
 	for {
@@ -216,14 +226,14 @@ func (r *rawIO) doFile(fd uintptr) {
 	}
 }
 
-// sendfile writes head and then the bytes of the file behind frc from off
-// to end, by sendfile(2). It returns the offset reached: below end when the
-// file turned out shorter, or was closed meanwhile (the caller sends the
-// rest otherwise, or ends the connection).
-func (c *conn) sendfile(frc syscall.RawConn, head []byte, off, end int64) (int64, error) {
+// sendfile writes head and then the first n bytes of the file behind frc,
+// by sendfile(2). It returns how many of the file's bytes went out: fewer
+// than n when the file turned out shorter, refused sendfile, or was closed
+// meanwhile (the caller sends the rest from memory).
+func (c *conn) sendfile(frc syscall.RawConn, head []byte, n int64) (int64, error) {
 	r := &c.raw
 	r.wp[0], r.wp[1] = head, nil
-	r.frc, r.foff, r.fend, r.fdone, r.werr = frc, off, end, false, 0
+	r.frc, r.foff, r.fend, r.fdone, r.werr = frc, 0, n, false, 0
 	err := r.rc.Write(r.sendfileFn)
 	r.wp[0], r.frc = nil, nil
 	if err == nil && r.werr != 0 {

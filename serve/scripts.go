@@ -15,7 +15,6 @@ import (
 
 	"github.com/pwebs/pwebs/cache"
 	"github.com/pwebs/pwebs/cgi"
-	"golang.org/x/sys/unix"
 )
 
 // maxRedirects bounds internal redirects (a script's local Location), as
@@ -474,14 +473,9 @@ func (bg *bgRead) start() {
 		return
 	}
 	c := bg.c
-	var rd interface {
-		Read([]byte) (int, error)
-	} = c.nc
+	var rd io.Reader = c.nc
 	if c.raw.ready {
-		nfd := -1
-		c.raw.rc.Control(func(fd uintptr) {
-			nfd, _ = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
-		})
+		nfd := dupFD(c.raw.rc)
 		if nfd < 0 {
 			return // no watch: the script runs to its end
 		}

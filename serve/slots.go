@@ -72,10 +72,3 @@ func (q *slotQueue) release() {
 	q.taken--
 	q.mu.Unlock()
 }
-
-// busy returns how many slots are taken and how many requests wait.
-func (q *slotQueue) busy() (taken, waiting int) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.taken, len(q.waiters)
-}

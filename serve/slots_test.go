@@ -117,3 +117,10 @@ func TestSlotQueueBound(t *testing.T) {
 		t.Errorf("after: %d taken, %d waiting", taken, waiting)
 	}
 }
+
+// busy returns how many slots are taken and how many requests wait.
+func (q *slotQueue) busy() (taken, waiting int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.taken, len(q.waiters)
+}
