@@ -228,5 +228,12 @@ func (c *conn) serveRegular(s *site, key []byte, file string, f *os.File, fi fs.
 
 // absPath is the file a clean URL path names under a site's root.
 func (s *site) absPath(p []byte) string {
+	if len(p) > 1 && p[0] == '/' {
+		q := p[1:]
+		if q[len(q)-1] == '/' {
+			q = q[:len(q)-1]
+		}
+		return joinRoot(s.dir, q)
+	}
 	return filepath.Join(s.dir, filepath.FromSlash(relPath(p)))
 }

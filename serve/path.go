@@ -1,5 +1,7 @@
 package serve
 
+import "path/filepath"
+
 // cleanPath percent-decodes the path part of a request-target into dst and
 // normalises it: repeated slashes merge, "." segments go, ".." removes the
 // segment before it. It returns the result, which starts with "/" and keeps a
@@ -86,4 +88,40 @@ func hiddenPath(p []byte) bool {
 		}
 	}
 	return false
+}
+
+// joinRoot returns filepath.Join(dir, rel) for rel, a slash-separated path
+// relative to dir. Paths that went through cleanPath are already clean, and
+// then the result is a concatenation: one allocation, where filepath.Join
+// makes one and cleans the whole path again. Any other rel goes through
+// filepath.Join.
+func joinRoot[T string | []byte](dir string, rel T) string {
+	if !cleanRel(rel) || dir == "" || dir == "." || dir != filepath.Clean(dir) {
+		return filepath.Join(dir, string(rel))
+	}
+	if dir[len(dir)-1] == '/' { // the root folder, "/"
+		return dir + string(rel)
+	}
+	return dir + "/" + string(rel)
+}
+
+// cleanRel reports whether rel is a relative path that filepath.Clean
+// leaves as it is and that is not ".": no empty, "." or ".." segment, no
+// slash at either end.
+func cleanRel[T string | []byte](rel T) bool {
+	if len(rel) == 0 || rel[0] == '/' || rel[len(rel)-1] == '/' {
+		return false
+	}
+	start := 0
+	for i := 0; i <= len(rel); i++ {
+		if i < len(rel) && rel[i] != '/' {
+			continue
+		}
+		switch seg := rel[start:i]; {
+		case len(seg) == 0, len(seg) == 1 && seg[0] == '.', len(seg) == 2 && seg[0] == '.' && seg[1] == '.':
+			return false
+		}
+		start = i + 1
+	}
+	return true
 }

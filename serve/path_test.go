@@ -208,3 +208,45 @@ func FuzzResolve(f *testing.F) {
 		}
 	})
 }
+
+func TestJoinRoot(t *testing.T) {
+	tests := []struct{ dir, rel, want string }{
+		{"/srv/www", "index.html", "/srv/www/index.html"},
+		{"/srv/www", "a/b/c.shtml", "/srv/www/a/b/c.shtml"},
+		{"/", "etc/x", "/etc/x"},
+		{"htdocs", "a", "htdocs/a"},
+		{".", "a", "a"},
+		{"/srv/www/", "a", "/srv/www/a"},
+		{"/srv/www", "", "/srv/www"},
+		{"/srv/www", ".", "/srv/www"},
+		{"/srv/www", "a/../b", "/srv/www/b"},
+		{"/srv/www", "a//b", "/srv/www/a/b"},
+		{"/srv/www", "a/./b", "/srv/www/a/b"},
+		{"/srv/www", "../x", "/srv/x"},
+		{"/srv/www", "a/", "/srv/www/a"},
+		{"/srv/www", "/a", "/srv/www/a"},
+		{"/srv/www", "..a/b..", "/srv/www/..a/b.."},
+		{"/srv/www", ".hidden", "/srv/www/.hidden"},
+	}
+	for _, tt := range tests {
+		if got := joinRoot(tt.dir, tt.rel); got != tt.want {
+			t.Errorf("joinRoot(%q, %q) = %q, want %q", tt.dir, tt.rel, got, tt.want)
+		}
+		if got := joinRoot(tt.dir, []byte(tt.rel)); got != tt.want {
+			t.Errorf("joinRoot(%q, []byte(%q)) = %q, want %q", tt.dir, tt.rel, got, tt.want)
+		}
+	}
+}
+
+// FuzzJoinRoot checks that joinRoot's shortcut gives what filepath.Join
+// gives, whatever the folder and the relative path.
+func FuzzJoinRoot(f *testing.F) {
+	for _, s := range [][2]string{{"/srv/www", "a/b"}, {"/", "x"}, {".", "a"}, {"d/", "./a"}, {"/d", "a/../../b"}, {"", "a"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, dir, rel string) {
+		if got, want := joinRoot(dir, rel), filepath.Join(dir, rel); got != want {
+			t.Fatalf("joinRoot(%q, %q) = %q, filepath.Join gives %q", dir, rel, got, want)
+		}
+	})
+}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -147,7 +146,7 @@ func (s *site) openFile(rel string) (*os.File, error) {
 		nfd, err := unix.Openat2(int(fd), rel, &how)
 		switch err {
 		case nil:
-			return os.NewFile(uintptr(nfd), filepath.Join(s.dir, rel)), nil
+			return os.NewFile(uintptr(nfd), joinRoot(s.dir, rel)), nil
 		case unix.EINTR, unix.EAGAIN:
 			continue
 		case unix.ENOSYS, unix.EPERM:

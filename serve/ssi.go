@@ -281,8 +281,13 @@ type ssiRun struct {
 var _ ssi.Host = (*ssiRun)(nil)
 
 // addDep records a file the output depends on, as seen now; fi nil records
-// a file that does not exist.
+// a file that does not exist. The record is what a cache entry of the
+// output is invalidated by: without a cache (the cache off, or the pwebs
+// ssi command), nothing is recorded.
 func (r *ssiRun) addDep(path string, fi fs.FileInfo) {
+	if r.st.cache == nil {
+		return
+	}
 	if r.seen == nil {
 		r.seen = make(map[string]bool)
 	}
