@@ -129,24 +129,38 @@ func openDirFD(dir string) int {
 // leave the root, as os.Root does with a system call per path element;
 // os.Root where openat2 is not available.
 func (s *site) openFile(rel string) (*os.File, error) {
+	fd, ok, err := s.openFD(rel)
+	if !ok {
+		return s.fs().Open(rel)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), joinRoot(s.dir, rel)), nil
+}
+
+// openFD opens rel below the document root with openat2(2) and returns the
+// descriptor. ok is false when openat2 is not available: the caller then
+// goes through os.Root.
+func (s *site) openFD(rel string) (fd int, ok bool, err error) {
 	if strings.IndexByte(rel, 0) >= 0 {
 		// A name no file can have (requests cannot carry one; cleanPath
 		// refuses %00).
-		return nil, &os.PathError{Op: "open", Path: rel, Err: fs.ErrNotExist}
+		return -1, true, &os.PathError{Op: "open", Path: rel, Err: fs.ErrNotExist}
 	}
-	fd := s.rootFD.Load()
-	if fd < 0 || !openat2.Load() {
-		return s.fs().Open(rel)
+	dir := s.rootFD.Load()
+	if dir < 0 || !openat2.Load() {
+		return -1, false, nil
 	}
 	how := unix.OpenHow{
 		Flags:   unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NOCTTY,
 		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS,
 	}
 	for {
-		nfd, err := unix.Openat2(int(fd), rel, &how)
+		fd, err := unix.Openat2(int(dir), rel, &how)
 		switch err {
 		case nil:
-			return os.NewFile(uintptr(nfd), joinRoot(s.dir, rel)), nil
+			return fd, true, nil
 		case unix.EINTR, unix.EAGAIN:
 			continue
 		case unix.ENOSYS, unix.EPERM:
@@ -154,19 +168,19 @@ func (s *site) openFile(rel string) (*os.File, error) {
 				// A seccomp filter answers EPERM for unknown calls; a real
 				// permission problem is EACCES.
 				if _, serr := os.Stat(s.dir); serr != nil {
-					return nil, &os.PathError{Op: "openat2", Path: rel, Err: err}
+					return -1, true, &os.PathError{Op: "openat2", Path: rel, Err: err}
 				}
 			}
 			openat2.Store(false)
-			return s.fs().Open(rel)
+			return -1, false, nil
 		case unix.EXDEV, unix.ELOOP:
 			// The path (a symbolic link in it) leads out of the root.
-			return nil, &os.PathError{Op: "openat2", Path: rel, Err: errPathEscapes}
+			return -1, true, &os.PathError{Op: "openat2", Path: rel, Err: errPathEscapes}
 		case unix.EINVAL:
 			// A name no file can have (a NUL byte in it).
-			return nil, &os.PathError{Op: "openat2", Path: rel, Err: fs.ErrNotExist}
+			return -1, true, &os.PathError{Op: "openat2", Path: rel, Err: fs.ErrNotExist}
 		default:
-			return nil, &os.PathError{Op: "openat2", Path: rel, Err: err}
+			return -1, true, &os.PathError{Op: "openat2", Path: rel, Err: err}
 		}
 	}
 }

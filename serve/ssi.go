@@ -64,7 +64,7 @@ func (st *state) isSSI(name string, fi fs.FileInfo) bool {
 
 // page returns the parse tree of the SSI page open as f, from the cache
 // when the file has not changed.
-func (st *state) page(name string, f *os.File, fi fs.FileInfo) (*ssi.Page, error) {
+func (st *state) page(name string, f io.Reader, fi fs.FileInfo) (*ssi.Page, error) {
 	ino := inodeOf(fi)
 	if pp, ok := st.pages.Get(name); ok && pp.ino == ino && pp.size == fi.Size() && pp.modTime.Equal(fi.ModTime()) {
 		return pp.page, nil
@@ -426,7 +426,7 @@ func (r *ssiRun) IncludeVirtual(w io.Writer, uri string) error { return r.includ
 type subTarget struct {
 	p        []byte // the clean URL path
 	file     string // absolute file path
-	f        *os.File
+	f        io.ReadCloser
 	fi       fs.FileInfo
 	sc       *script // set for a script
 	pathInfo []byte
@@ -459,7 +459,7 @@ func (r *ssiRun) resolveSub(uri string) (*subTarget, string, error) {
 			pathInfo: info, docRoot: r.s.dir, prefix: a.prefix, prefixDir: a.dir, inDir: true}}, query, nil
 	}
 	s := r.s
-	f, fi, err := s.open(clean)
+	f, fi, err := s.openFast(clean)
 	if err != nil {
 		if file, info, ffi, ok := splitPathInfo(s.fs(), clean); ok {
 			abs := s.absPath(file)
@@ -482,7 +482,7 @@ func (r *ssiRun) resolveSub(uri string) (*subTarget, string, error) {
 		for _, name := range s.index {
 			ip := append(append([]byte(nil), trimSlash(clean)...), '/')
 			ip = append(ip, name...)
-			ff, ffi, err := s.open(ip)
+			ff, ffi, err := s.openFast(ip)
 			if err != nil {
 				r.addDep(filepath.Join(s.dir, filepath.FromSlash(joinRel(rel, name))), nil)
 				continue
@@ -540,7 +540,7 @@ func (r *ssiRun) include(w io.Writer, uri string, redirects int) error {
 // one for every include). Once size bytes are in, a read that comes short
 // of what was asked is the end of the file, so a small file costs one read,
 // not two.
-func copyFile(w io.Writer, f *os.File, size int64) error {
+func copyFile(w io.Writer, f io.Reader, size int64) error {
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
 	buf := *bp
