@@ -230,7 +230,9 @@ func (c *conn) serveFile(s *site, p []byte) {
 	if ch != nil {
 		tok = ch.Begin() // before anything is looked at on disk
 	}
-	f, fi, err := s.open(p)
+	// An SSI page is read through its descriptor alone; a folder or a
+	// static file becomes an os.File (osFile) for what it is served with.
+	f, fi, err := s.openFast(p)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 			c.servePathInfo(s, p, err, tok)
@@ -239,13 +241,21 @@ func (c *conn) serveFile(s *site, p []byte) {
 		c.fileError(s, p, err)
 		return
 	}
-	defer f.Close()
+	defer func() { f.Close() }()
+	osFile := func(name string) *os.File {
+		if fd, ok := f.(fdFile); ok {
+			of := os.NewFile(uintptr(fd.fd), name)
+			f = of
+			return of
+		}
+		return f.(*os.File)
+	}
 	if fi.IsDir() {
 		if p[len(p)-1] != '/' {
 			c.redirectSlash(p)
 			return
 		}
-		c.serveDir(s, p, f, tok)
+		c.serveDir(s, p, osFile(s.absPath(p)), tok)
 		return
 	}
 	if !fi.Mode().IsRegular() {
@@ -275,7 +285,8 @@ func (c *conn) serveFile(s *site, p []byte) {
 	if !c.staticMethod() {
 		return
 	}
-	c.serveRegular(s, p, s.absPath(p), f, fi, tok, nil)
+	abs := s.absPath(p)
+	c.serveRegular(s, p, abs, osFile(abs), fi, tok, nil)
 }
 
 // trimSlash drops a trailing slash (but not the root's).

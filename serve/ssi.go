@@ -141,6 +141,16 @@ func (w *ssiWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// WriteString is Write for the page's text between directives, which the
+// evaluator holds as strings: buffered without a conversion.
+func (w *ssiWriter) WriteString(s string) (int, error) {
+	if !w.streaming {
+		w.buf = append(w.buf, s...)
+		return len(s), nil
+	}
+	return w.Write([]byte(s))
+}
+
 // stream sends the head and what the page wrote so far, and streams from
 // then on.
 func (w *ssiWriter) stream() error {
@@ -193,7 +203,7 @@ func (w *ssiWriter) finish(err error) {
 // DOCUMENT_URI); key is the path its output is cached under (a folder's
 // own path for its index page, whose absent lists the index names tried
 // before it).
-func (c *conn) serveSSI(s *site, key, p []byte, file string, f *os.File, fi fs.FileInfo, pathInfo []byte, tok cache.Token, absent []string) {
+func (c *conn) serveSSI(s *site, key, p []byte, file string, f io.Reader, fi fs.FileInfo, pathInfo []byte, tok cache.Token, absent []string) {
 	switch c.req.method {
 	case mGET, mHEAD:
 	case mOPTIONS:

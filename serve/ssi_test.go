@@ -232,3 +232,56 @@ func TestCopyFile(t *testing.T) {
 		})
 	}
 }
+
+// TestUncachedDescriptors serves, with the cache off, every kind of file
+// serveFile opens (a static file, a folder listing, an SSI page including
+// files, a folder's index and a missing one, and a missing page) many
+// times, and checks that each answer is right and that no descriptor is
+// left open: the file read through its descriptor and the os.File made of
+// it for a folder or a static file must be closed once, whichever it is.
+func TestUncachedDescriptors(t *testing.T) {
+	ts := startServer(t, "listing = true\nindex = [\"index.shtml\"]\n[cache]\nenabled = false\n", map[string]string{
+		"static.txt":      "static body\n",
+		"dir/a.txt":       "a",
+		"page.shtml":      `<!--#include virtual="/inc/a.html" -->|<!--#include virtual="/inc/" -->|<!--#include virtual="/nope.html" -->`,
+		"inc/a.html":      "A",
+		"inc/index.shtml": `I<!--#include file="b.html" -->`,
+		"inc/b.html":      "B",
+	})
+	// Descriptors open on files (not sockets), but for the document root's
+	// own, which the server keeps.
+	fds := func() (n int) {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skip("no /proc/self/fd here")
+		}
+		for _, e := range ents {
+			if to, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && strings.HasPrefix(to, "/") && !strings.HasPrefix(to, "/dev/") {
+				n++
+			}
+		}
+		return n
+	}
+	want := map[string]string{
+		"/static.txt": "static body\n",
+		"/page.shtml": "A|IB|[an error occurred while processing this directive]",
+	}
+	ts.get("/static.txt") // the client's own connection is open from here on
+	before := fds()
+	for range 50 {
+		for p, body := range want {
+			if resp, got := ts.get(p); resp.StatusCode != 200 || got != body {
+				t.Fatalf("%s: %d %q, want 200 %q", p, resp.StatusCode, got, body)
+			}
+		}
+		if resp, got := ts.get("/dir/"); resp.StatusCode != 200 || !strings.Contains(got, "a.txt") {
+			t.Fatalf("/dir/: %d, listing without a.txt", resp.StatusCode)
+		}
+		if resp, _ := ts.get("/missing.shtml"); resp.StatusCode != 404 {
+			t.Fatalf("/missing.shtml: %d, want 404", resp.StatusCode)
+		}
+	}
+	if after := fds(); after > before {
+		t.Errorf("%d descriptors open after 200 requests, %d before", after, before)
+	}
+}
