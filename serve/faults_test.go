@@ -16,16 +16,15 @@ import (
 )
 
 // TestRootDisappears removes the document root while serving, then makes
-// it again: a 503 with an error log line meanwhile, the new folder served
-// after.
+// it again: a 503 with an error log line meanwhile (once the cache has
+// dropped the file: its fsnotify event comes a little after the removal),
+// the new folder served after.
 func TestRootDisappears(t *testing.T) {
 	ts := startServer(t, "", map[string]string{"a.txt": "first"})
 	ts.waitBody("/a.txt", "first", 200)
 	must(t, os.RemoveAll(ts.root))
-	resp, _ := ts.get("/a.txt")
-	if resp.StatusCode != 503 {
-		t.Errorf("root removed: %d, want 503", resp.StatusCode)
-	}
+	// The cached entry answers until the cache hears of the removal.
+	ts.waitBody("/a.txt", "", 503)
 	waitFor(t, "an error log line", func() bool { return strings.Contains(ts.errlog.String(), "document root is missing") })
 	must(t, os.MkdirAll(ts.root, 0o755))
 	must(t, os.WriteFile(filepath.Join(ts.root, "a.txt"), []byte("second"), 0o644))
