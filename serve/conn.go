@@ -66,7 +66,9 @@ type work struct {
 	bodyReader  body
 	cgiw        cgiWriter
 	ssiw        ssiWriter
+	ssiRun      ssiRun
 	ssiBuf      []byte // an SSI page's output, kept between requests
+	fi          fdInfo // the stat of the file the request opened, when openFast read it
 	bg          bgRead
 	cgiStatus   int // the status line of an nph- script's response
 	bufs        [2][]byte
@@ -318,6 +320,8 @@ func (s *Server) putWork(w *work) {
 	w.bodyReader = body{}
 	w.cgiw = cgiWriter{}
 	w.ssiw = ssiWriter{}
+	w.ssiRun = ssiRun{}
+	w.fi = fdInfo{}
 	if cap(w.ssiBuf) > 64<<10 {
 		w.ssiBuf = nil
 	}

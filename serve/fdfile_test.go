@@ -66,7 +66,7 @@ func TestOpenFast(t *testing.T) {
 	}
 
 	for _, name := range []string{"inc.html", "empty.html"} {
-		f, fi, err := s.openFast([]byte("/" + name))
+		f, fi, err := s.openFast([]byte("/"+name), &fdInfo{})
 		must(t, err)
 		if _, ok := f.(fdFile); !ok && openat2.Load() {
 			t.Errorf("%s: openFast gave a %T, not an fdFile", name, f)
@@ -82,14 +82,14 @@ func TestOpenFast(t *testing.T) {
 		}
 		must(t, f.Close())
 	}
-	if _, _, err := s.openFast([]byte("/missing.html")); !os.IsNotExist(err) {
+	if _, _, err := s.openFast([]byte("/missing.html"), nil); !os.IsNotExist(err) {
 		t.Errorf("missing file: %v, want not exist", err)
 	}
-	if f, _, err := s.openFast([]byte("/out")); err == nil {
+	if f, _, err := s.openFast([]byte("/out"), nil); err == nil {
 		f.Close()
 		t.Error("a symbolic link out of the root was opened")
 	}
-	if f, fi, err := s.openFast([]byte("/")); err != nil || !fi.IsDir() {
+	if f, fi, err := s.openFast([]byte("/"), nil); err != nil || !fi.IsDir() {
 		t.Errorf("root folder: %v, %v", fi, err)
 	} else {
 		f.Close()

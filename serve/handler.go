@@ -232,7 +232,7 @@ func (c *conn) serveFile(s *site, p []byte) {
 	}
 	// An SSI page is read through its descriptor alone; a folder or a
 	// static file becomes an os.File (osFile) for what it is served with.
-	f, fi, err := s.openFast(p)
+	f, fi, err := s.openFast(p, &c.fi)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 			c.servePathInfo(s, p, err, tok)

@@ -222,17 +222,19 @@ func (c *conn) serveSSI(s *site, key, p []byte, file string, f io.Reader, fi fs.
 	typ := c.contentType(s, fi.Name())
 	w := &c.ssiw
 	*w = ssiWriter{c: c, typ: typ, buf: c.ssiBuf[:0]}
-	run := &ssiRun{
+	uri := string(p)
+	run := &c.ssiRun
+	*run = ssiRun{
 		st: c.st, s: s, c: c, top: w,
 		state:    ssi.NewState(time.Now(), nil),
-		pageFile: file, pageURI: string(p), pathInfo: string(pathInfo), query: string(c.req.rawQuery),
+		pageFile: file, pageURI: uri, pathInfo: string(pathInfo), query: string(c.req.rawQuery),
 		ctx: c.srv.baseCtx,
 	}
 	run.addDep(file, fi)
 	for _, a := range absent {
 		run.addDep(a, nil)
 	}
-	report, err := page.Execute(w, string(p), run, &c.st.cfg.SSI, run.state)
+	report, err := page.Execute(w, uri, run, &c.st.cfg.SSI, run.state)
 	if w.streaming {
 		w.finish(err)
 		if err != nil && !errors.Is(err, errClientGone) {
@@ -440,6 +442,10 @@ type subTarget struct {
 	fi       fs.FileInfo
 	sc       *script // set for a script
 	pathInfo []byte
+
+	// Room for p and for fi, so that a target costs one allocation.
+	pbuf [64]byte
+	info fdInfo
 }
 
 // resolveSub resolves a URI of an include, fsize or flastmod the way a
@@ -448,7 +454,12 @@ type subTarget struct {
 // recorded as dependencies. The caller closes t.f.
 func (r *ssiRun) resolveSub(uri string) (*subTarget, string, error) {
 	path, query, _ := strings.Cut(uri, "?")
-	clean, st := cleanPath(make([]byte, 0, len(path)+1), []byte(path))
+	t := new(subTarget)
+	buf := t.pbuf[:0]
+	if len(path)+1 > len(t.pbuf) {
+		buf = make([]byte, 0, len(path)+1)
+	}
+	clean, st := cleanPath(buf, []byte(path))
 	if st != 0 {
 		return nil, "", fmt.Errorf("%s: bad path (status %d)", uri, st)
 	}
@@ -469,7 +480,7 @@ func (r *ssiRun) resolveSub(uri string) (*subTarget, string, error) {
 			pathInfo: info, docRoot: r.s.dir, prefix: a.prefix, prefixDir: a.dir, inDir: true}}, query, nil
 	}
 	s := r.s
-	f, fi, err := s.openFast(clean)
+	f, fi, err := s.openFast(clean, &t.info)
 	if err != nil {
 		if file, info, ffi, ok := splitPathInfo(s.fs(), clean); ok {
 			abs := s.absPath(file)
@@ -492,7 +503,7 @@ func (r *ssiRun) resolveSub(uri string) (*subTarget, string, error) {
 		for _, name := range s.index {
 			ip := append(append([]byte(nil), trimSlash(clean)...), '/')
 			ip = append(ip, name...)
-			ff, ffi, err := s.openFast(ip)
+			ff, ffi, err := s.openFast(ip, nil)
 			if err != nil {
 				r.addDep(filepath.Join(s.dir, filepath.FromSlash(joinRel(rel, name))), nil)
 				continue
@@ -517,7 +528,8 @@ func (r *ssiRun) resolveSub(uri string) (*subTarget, string, error) {
 		f.Close()
 		return nil, "", fmt.Errorf("%s: %w", uri, fs.ErrPermission)
 	}
-	return &subTarget{p: clean, file: abs, f: f, fi: fi}, query, nil
+	t.p, t.file, t.f, t.fi = clean, abs, f, fi
+	return t, query, nil
 }
 
 // include writes what the URI names: a nested SSI page (with the same

@@ -74,7 +74,8 @@ func (p *Page) Execute(w io.Writer, uri string, h Host, o *Options, s *State) (R
 		return Report{}, fmt.Errorf("%w (max_depth %d) at %q", ErrDepth, o.MaxDepth, uri)
 	}
 	if len(s.chain) == 0 {
-		w = &countingWriter{w: w, s: s, max: int64(o.MaxOutput)}
+		s.cw = countingWriter{w: w, s: s, max: int64(o.MaxOutput)}
+		w = &s.cw
 	} else if f := s.top(); f != nil {
 		f.confirmed = true
 	}

@@ -96,6 +96,13 @@ type State struct {
 	out      int64
 	work     int
 	fatal    error
+
+	// Room for what every request needs, so that NewState's allocation
+	// covers it: the output bound's writer and the first levels of chain
+	// and frames.
+	cw        countingWriter
+	chainBuf  [4]string
+	framesBuf [4]*frame
 }
 
 // NewState returns the State of a request received at now, the time
@@ -106,7 +113,9 @@ func NewState(now time.Time, loc *time.Location) *State {
 	if loc == nil {
 		loc = time.Local
 	}
-	return &State{now: now, loc: loc, gmt: gmtZone}
+	s := &State{now: now, loc: loc, gmt: gmtZone}
+	s.chain, s.frames = s.chainBuf[:0], s.framesBuf[:0]
+	return s
 }
 
 // gmtZone names UTC "GMT", as Apache's DATE_GMT does.
