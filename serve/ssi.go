@@ -535,6 +535,9 @@ func (r *ssiRun) resolveSub(uri string) (*subTarget, string, error) {
 // include writes what the URI names: a nested SSI page (with the same
 // State, so recursion is seen), a script's output, or a static file.
 func (r *ssiRun) include(w io.Writer, uri string, redirects int) error {
+	if done, err := r.includePlain(w, uri); done {
+		return err
+	}
 	t, query, err := r.resolveSub(uri)
 	if err != nil {
 		return err
@@ -555,6 +558,73 @@ func (r *ssiRun) include(w io.Writer, uri string, redirects int) error {
 	r.addDep(t.file, t.fi)
 	r.state.Depend(t.file)
 	return copyFile(w, t.f, t.fi.Size())
+}
+
+// includePlain writes the file uri names when it is a plain file (not a
+// script, a nested page or a folder) and nothing asks for its stat: no
+// cache records it as a dependency, and XBitHack does not look at its mode.
+// It then costs an open, a read and a close: a read shorter than the buffer
+// is the whole file, and a folder answers the read with EISDIR. It reports
+// false, having written nothing, for anything else, which resolveSub and
+// include then handle as usual (and report, if it is an error).
+func (r *ssiRun) includePlain(w io.Writer, uri string) (bool, error) {
+	if r.st.cache != nil || r.st.cfg.SSI.XBitHack {
+		return false, nil
+	}
+	path, _, _ := strings.Cut(uri, "?")
+	var pbuf [128]byte
+	if len(path)+1 > len(pbuf) {
+		return false, nil
+	}
+	clean, st := cleanPath(pbuf[:0], []byte(path))
+	if st != 0 || len(clean) < 2 || clean[len(clean)-1] == '/' || hiddenPath(clean) || r.st.aliasFor(clean) != nil {
+		return false, nil
+	}
+	s := r.s
+	abs := s.absPath(clean)
+	if r.st.isSSI(abs, nil) || r.st.cgi != nil && r.st.cgi.IsScript(abs, false) {
+		return false, nil
+	}
+	fd, ok, err := s.openFD(relPath(clean))
+	if !ok || err != nil {
+		return false, nil
+	}
+	f := fdFile{fd}
+	defer f.Close()
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	n, err := f.Read(buf)
+	switch {
+	case errors.Is(err, syscall.EISDIR):
+		return false, nil
+	case err == io.EOF:
+		n = 0
+	case err != nil:
+		return true, fmt.Errorf("%s: %w", uri, err)
+	}
+	if n == len(buf) {
+		// A bigger file: make sure it is a regular one before any of it
+		// goes out, then copy the rest.
+		var fst syscall.Stat_t
+		if err := syscall.Fstat(fd, &fst); err != nil {
+			return true, fmt.Errorf("%s: %w", uri, err)
+		}
+		if fst.Mode&syscall.S_IFMT != syscall.S_IFREG {
+			return true, fmt.Errorf("%s: %w", uri, fs.ErrPermission)
+		}
+	}
+	if s.stats != nil {
+		s.stats.Opens.Add(1)
+	}
+	r.state.Depend(abs)
+	if _, err := w.Write(buf[:n]); err != nil {
+		return true, err
+	}
+	if n < len(buf) {
+		return true, nil
+	}
+	return true, copyFile(w, f, -1)
 }
 
 // copyFile writes the content of f, a regular file of size bytes when

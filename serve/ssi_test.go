@@ -233,6 +233,9 @@ func TestCopyFile(t *testing.T) {
 	}
 }
 
+// bigInclude is larger than the buffer an include is read with.
+var bigInclude = strings.Repeat("0123456789abcdef", 2500)
+
 // TestUncachedDescriptors serves, with the cache off, every kind of file
 // serveFile opens (a static file, a folder listing, an SSI page including
 // files, a folder's index and a missing one, and a missing page) many
@@ -247,6 +250,9 @@ func TestUncachedDescriptors(t *testing.T) {
 		"inc/a.html":      "A",
 		"inc/index.shtml": `I<!--#include file="b.html" -->`,
 		"inc/b.html":      "B",
+		"big.shtml":       `<!--#include virtual="/inc/big.txt" -->|<!--#include virtual="/inc/a.html?q=1" -->|<!--#include virtual="/inc/a.html/more" -->|<!--#include virtual="/.hidden" -->|<!--#include virtual="/inc" -->`,
+		"inc/big.txt":     bigInclude,
+		".hidden":         "secret",
 	})
 	// Descriptors open on files (not sockets), but for the document root's
 	// own, which the server keeps.
@@ -265,6 +271,7 @@ func TestUncachedDescriptors(t *testing.T) {
 	want := map[string]string{
 		"/static.txt": "static body\n",
 		"/page.shtml": "A|IB|[an error occurred while processing this directive]",
+		"/big.shtml":  bigInclude + "|A|[an error occurred while processing this directive]|[an error occurred while processing this directive]|IB",
 	}
 	ts.get("/static.txt") // the client's own connection is open from here on
 	before := fds()
