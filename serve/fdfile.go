@@ -1,8 +1,10 @@
 package serve
 
 import (
+	"errors"
 	"io"
 	"io/fs"
+	"os"
 	"path"
 	"syscall"
 	"time"
@@ -78,15 +80,27 @@ func (fi *fdInfo) Mode() fs.FileMode {
 
 // openFast opens the file the clean URL path p names, as open does, for
 // reading only: through its descriptor when openat2(2) is there, as an
-// os.File otherwise. Anything open would treat specially (a file that is
-// missing, a root that moved) goes through open. fi, when not nil, is
-// where the file's stat goes (and what is returned as its FileInfo), which
-// saves an allocation.
+// os.File otherwise. A missing file makes it check the root, as open does.
+// fi, when not nil, is where the file's stat goes (and what is returned as
+// its FileInfo), which saves an allocation.
 func (s *site) openFast(p []byte, fi *fdInfo) (io.ReadCloser, fs.FileInfo, error) {
 	rel := relPath(p)
 	fd, ok, err := s.openFD(rel)
-	if !ok || err != nil {
-		return s.open(p)
+	if ok && errors.Is(err, fs.ErrNotExist) {
+		// As open does: the root itself may be gone, or replaced.
+		if rerr := s.checkRoot(); rerr != nil {
+			return nil, nil, rerr
+		}
+		fd, ok, err = s.openFD(rel)
+	}
+	if !ok {
+		return s.open(p) // through os.Root
+	}
+	if s.stats != nil {
+		s.stats.Opens.Add(1)
+	}
+	if err != nil {
+		return nil, nil, err
 	}
 	if fi == nil {
 		fi = new(fdInfo)
@@ -100,10 +114,7 @@ func (s *site) openFast(p []byte, fi *fdInfo) (io.ReadCloser, fs.FileInfo, error
 	}
 	if err != nil {
 		syscall.Close(fd)
-		return s.open(p)
-	}
-	if s.stats != nil {
-		s.stats.Opens.Add(1)
+		return nil, nil, &os.PathError{Op: "fstat", Path: rel, Err: err}
 	}
 	return fdFile{fd}, fi, nil
 }
