@@ -476,8 +476,9 @@ func (r *ssiRun) resolveSub(uri string) (*subTarget, string, error) {
 			}
 		}
 		name := append([]byte(a.prefix[:len(a.prefix)-1]), file...)
-		return &subTarget{p: clean, sc: &script{file: filepath.Join(a.dir, filepath.FromSlash(relPath(file))), name: name,
-			pathInfo: info, docRoot: r.s.dir, prefix: a.prefix, prefixDir: a.dir, inDir: true}}, query, nil
+		t.p, t.sc = clean, &script{file: filepath.Join(a.dir, filepath.FromSlash(relPath(file))), name: name,
+			pathInfo: info, docRoot: r.s.dir, prefix: a.prefix, prefixDir: a.dir, inDir: true}
+		return t, query, nil
 	}
 	s := r.s
 	f, fi, err := s.openFast(clean, &t.info)
@@ -485,12 +486,14 @@ func (r *ssiRun) resolveSub(uri string) (*subTarget, string, error) {
 		if file, info, ffi, ok := splitPathInfo(s.fs(), clean); ok {
 			abs := s.absPath(file)
 			if r.st.cgi != nil && r.st.cgi.IsScript(abs, false) {
-				return &subTarget{p: file, sc: &script{file: abs, name: file, pathInfo: info, docRoot: s.dir, prefixDir: s.dir}}, query, nil
+				t.p, t.sc = file, &script{file: abs, name: file, pathInfo: info, docRoot: s.dir, prefixDir: s.dir}
+				return t, query, nil
 			}
 			if r.st.isSSI(abs, ffi) {
 				f, err := s.fs().Open(relPath(file))
 				if err == nil {
-					return &subTarget{p: file, file: abs, f: f, fi: ffi, pathInfo: info}, query, nil
+					t.p, t.file, t.f, t.fi, t.pathInfo = file, abs, f, ffi, info
+					return t, query, nil
 				}
 			}
 		}
@@ -522,7 +525,8 @@ func (r *ssiRun) resolveSub(uri string) (*subTarget, string, error) {
 	abs := s.absPath(clean)
 	if r.st.cgi != nil && r.st.cgi.IsScript(abs, false) {
 		f.Close()
-		return &subTarget{p: clean, sc: &script{file: abs, name: clean, docRoot: s.dir, prefixDir: s.dir}}, query, nil
+		t.p, t.sc = clean, &script{file: abs, name: clean, docRoot: s.dir, prefixDir: s.dir}
+		return t, query, nil
 	}
 	if !fi.Mode().IsRegular() {
 		f.Close()
