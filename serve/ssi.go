@@ -621,7 +621,8 @@ func (r *ssiRun) includePlain(w io.Writer, uri string) (bool, error) {
 	if s.stats != nil {
 		s.stats.Opens.Add(1)
 	}
-	r.state.Depend(abs)
+	// No r.state.Depend: the evaluator's dependency list and its verdict
+	// on caching serve only the cache, which is off here.
 	if _, err := w.Write(buf[:n]); err != nil {
 		return true, err
 	}
