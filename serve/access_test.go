@@ -271,3 +271,33 @@ func requireTool(t *testing.T, name string) {
 	}
 	t.Skipf("%s is not installed", name)
 }
+
+// TestAccessLogRefusedHead: a head refused for its framing or its host is
+// logged with its own request line, never with bytes that follow it (which
+// the client chooses, and could make look like another request).
+func TestAccessLogRefusedHead(t *testing.T) {
+	ts := startServer(t, "[log]\naccess = \"logs/access_log\"\nerror = \"-\"\n", siteFiles)
+	cases := []struct{ raw, want string }{
+		{"POST /login HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nContent-Length: 40\r\nConnection: close\r\n\r\nGET /forged?x HTTP/1.1\r\nHost: h\r\n\r\n", "POST /login HTTP/1.1"},
+		{"POST /te10 HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "POST /te10 HTTP/1.0"},
+		{"GET /first HTTP/1.1\r\n\r\nGET /second HTTP/1.1\r\nHost: h\r\n\r\n", "GET /first HTTP/1.1"},
+		{"GET /twohosts HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "GET /twohosts HTTP/1.1"},
+		{"GET /badhost HTTP/1.1\r\nHost: a b/c\r\n\r\nDELETE /pretend HTTP/1.1\r\n\r\n", "GET /badhost HTTP/1.1"},
+	}
+	for _, c := range cases {
+		if resp := ts.roundTrip(c.raw); !strings.HasPrefix(resp, "HTTP/1.1 400 ") {
+			t.Errorf("%q: %.40q, want a 400", c.want, resp)
+		}
+	}
+	ts.flushLogs()
+	lines := readLogs(t, filepath.Join(ts.dir, "logs", "access_log"))
+	if len(lines) != len(cases) {
+		t.Fatalf("got %d lines, want %d:\n%s", len(lines), len(cases), strings.Join(lines, "\n"))
+	}
+	for i, line := range lines {
+		m := combinedRE.FindStringSubmatch(line)
+		if m == nil || m[5] != cases[i].want || m[6] != "400" {
+			t.Errorf("line %d: %q, want request %q and 400", i, line, cases[i].want)
+		}
+	}
+}

@@ -435,8 +435,10 @@ func (c *conn) parseHead() (int, bool) {
 		if n > maxHead {
 			return c.tooLarge(data[:n]), true
 		}
-		c.rpos += n
 		c.nreq++
+		if st == 0 {
+			c.rpos += n
+		} // else the head stays, for answerMalformed to log its first line
 		return st, true
 	}
 	c.scan = next
