@@ -72,6 +72,9 @@ func lexLegacy(s string) (t lnode, rest string, ok bool) {
 		return t, s[i:], true
 	case '=':
 		t.typ = lEq
+		if next('=') { // "==" is "=", as in Apache's lexer
+			i++
+		}
 		return t, s[i:], true
 	case '!':
 		if next('=') {
