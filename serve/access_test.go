@@ -301,3 +301,27 @@ func TestAccessLogRefusedHead(t *testing.T) {
 		}
 	}
 }
+
+// TestAccessLogCutHead: a client that ends its side of the connection in
+// the middle of a request head is answered 400, and the request logged.
+func TestAccessLogCutHead(t *testing.T) {
+	ts := startServer(t, "[log]\naccess = \"logs/access_log\"\nerror = \"-\"\n", siteFiles)
+	nc, err := net.Dial("tcp", ts.addr)
+	must(t, err)
+	defer nc.Close()
+	fmt.Fprint(nc, "GET /partial HTTP/1.1\r\nHost: x\r\n")
+	must(t, nc.(*net.TCPConn).CloseWrite())
+	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, _ := io.ReadAll(nc)
+	if !strings.HasPrefix(string(resp), "HTTP/1.1 400 ") {
+		t.Errorf("answer: %.60q, want a 400", resp)
+	}
+	ts.flushLogs()
+	lines := readLogs(t, filepath.Join(ts.dir, "logs", "access_log"))
+	if len(lines) != 1 {
+		t.Fatalf("got %d lines, want 1:\n%s", len(lines), strings.Join(lines, "\n"))
+	}
+	if m := combinedRE.FindStringSubmatch(lines[0]); m == nil || m[5] != "GET /partial HTTP/1.1" || m[6] != "400" {
+		t.Errorf("line %q", lines[0])
+	}
+}

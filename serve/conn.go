@@ -533,6 +533,12 @@ func (c *conn) afterRead(n int, err error) (int, bool) {
 	if timeout {
 		return 408, true
 	}
+	if err == io.EOF {
+		// The client ended its side in the middle of a head: it is
+		// answered 400 (the client may still read) and logged, as Apache
+		// does.
+		return 400, true
+	}
 	return -1, true
 }
 
@@ -598,9 +604,12 @@ func (c *conn) serveRaw(fd uintptr) bool {
 			c.rawSt = st
 			return true
 		}
-		if n < len(p) {
+		if n < len(p) && c.waiting {
 			// A short read emptied the socket: bytes that come later make
-			// it readable again, and the poller wakes this callback.
+			// it readable again, and the poller wakes this callback. In
+			// the middle of a head, one more read is tried first: the
+			// client's end of the stream may have come with its last
+			// bytes, and would wake no one.
 			return false
 		}
 	}
