@@ -196,19 +196,20 @@ func (b *body) discard() bool {
 }
 
 // fill reads more bytes into the read buffer, keeping unread data, with
-// the body timeout as deadline.
+// the body timeout as deadline. The request's head, which c.req points
+// into, is never written over: when the buffer is full, the unread bytes
+// move to a new one (twice as big when they fill it), and the old one
+// lives on with the request.
 func (c *conn) fill() error {
-	if c.rpos == c.rend {
-		c.rpos, c.rend = 0, 0
-	} else if c.rend == len(c.rbuf) {
-		if c.rpos > 0 {
-			n := copy(c.rbuf, c.rbuf[c.rpos:c.rend])
-			c.rpos, c.rend = 0, n
-		} else {
-			nb := make([]byte, 2*len(c.rbuf))
-			copy(nb, c.rbuf)
-			c.rbuf = nb
+	if c.rend == len(c.rbuf) {
+		size := len(c.rbuf)
+		if c.rpos == 0 {
+			size *= 2
 		}
+		nb := make([]byte, size)
+		c.rend = copy(nb, c.rbuf[c.rpos:c.rend])
+		c.rpos = 0
+		c.rbuf = nb
 	}
 	c.setReadDeadline(monoNow().Add(c.st.cfg.BodyTimeout.Duration))
 	n, err := c.read(c.rbuf[c.rend:])

@@ -75,6 +75,11 @@ printf 'Content-Type: text/plain\n\n'
 echo "len=$CONTENT_LENGTH"
 sha256sum | cut -d' ' -f1
 `,
+	"cgi-bin/echo-uri.sh": `#!/bin/sh
+printf 'Content-Type: text/plain\n\n'
+echo "uri=$REQUEST_URI len=$CONTENT_LENGTH"
+sha256sum | cut -d' ' -f1
+`,
 	"cgi-bin/redirect-local.sh": `#!/bin/sh
 printf 'Location: /digits.txt?from=script\n\n'
 `,
@@ -342,6 +347,58 @@ func TestCGIBody(t *testing.T) {
 	rc.send("GET /digits.txt HTTP/1.1\r\nHost: x\r\n\r\n")
 	if _, body = rc.read("GET"); body != "0123456789" {
 		t.Errorf("after a script: %q", body)
+	}
+}
+
+// TestBodySizes: bodies around the read buffer's sizes, with a length and
+// chunked, reach the script whole, and the request head (which the
+// environment and the access log are made from) is intact after them.
+func TestBodySizes(t *testing.T) {
+	ts := startCGIServerTop(t, "[log]\naccess = \"logs/access_log\"\nerror = \"-\"\n", "")
+	var want []string
+	for _, n := range []int{1, 3000, 3900, 4000, 4096, 5000, 8000, 12000, 16384, 16385, 20000, 70000} {
+		data := bytes.Repeat([]byte("x"), n)
+		sum := sha256.Sum256(data)
+		hash := hex.EncodeToString(sum[:])
+		for _, chunked := range []bool{false, true} {
+			uri := fmt.Sprintf("/cgi-bin/echo-uri.sh?n=%d&chunked=%v", n, chunked)
+			head := "POST " + uri + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+			var raw string
+			if chunked {
+				raw = head + "Transfer-Encoding: chunked\r\n\r\n"
+				for off := 0; off < n; off += 3000 {
+					piece := data[off:min(n, off+3000)]
+					raw += fmt.Sprintf("%x\r\n%s\r\n", len(piece), piece)
+				}
+				raw += "0\r\n\r\n"
+			} else {
+				raw = head + fmt.Sprintf("Content-Length: %d\r\n\r\n", n) + string(data)
+			}
+			rc := ts.dial()
+			rc.send(raw)
+			resp, body := rc.read("POST")
+			wantBody := fmt.Sprintf("uri=%s len=%d\n%s\n", uri, n, hash)
+			if resp.StatusCode != 200 || body != wantBody {
+				t.Errorf("%d bytes, chunked %v: %d %q, want %q", n, chunked, resp.StatusCode, body, wantBody)
+			}
+			// A static file asked with a body of that size.
+			rc.send(fmt.Sprintf("GET /digits.txt?n=%d HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", n, n, data))
+			if resp, body = rc.read("GET"); resp.StatusCode != 200 || body != "0123456789" {
+				t.Errorf("static with %d bytes: %d %q", n, resp.StatusCode, body)
+			}
+			rc.nc.Close()
+			want = append(want, "POST "+uri+" HTTP/1.1", fmt.Sprintf("GET /digits.txt?n=%d HTTP/1.1", n))
+		}
+	}
+	ts.flushLogs()
+	lines := readLogs(t, filepath.Join(ts.dir, "logs", "access_log"))
+	if len(lines) != len(want) {
+		t.Fatalf("%d lines, want %d", len(lines), len(want))
+	}
+	for i, l := range lines {
+		if m := combinedRE.FindStringSubmatch(l); m == nil || m[5] != want[i] || m[6] != "200" {
+			t.Errorf("line %d: %q, want %q and 200", i, l, want[i])
+		}
 	}
 }
 
