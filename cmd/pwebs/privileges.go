@@ -84,20 +84,28 @@ func dropPrivileges(a *account) error {
 	if err := unix.Setresuid(a.uid, a.uid, a.uid); err != nil {
 		return fmt.Errorf("setresuid %d: %w", a.uid, err)
 	}
-	// The CGI package re-executes /proc/self/exe to set resource limits;
-	// a process that changed its user is not "dumpable", which makes its
-	// /proc entries root's. Making it dumpable again lets the new user
-	// (and only it, or root) reach them.
-	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 1, 0, 0, 0); err != nil {
+	// The process must stay non-dumpable, as the change of user leaves
+	// it unless fs.suid_dumpable says otherwise: its /proc entries are
+	// then root's, so the serving user's processes (every CGI script)
+	// cannot read its memory (other clients' requests) or its
+	// environment. Nothing of pwebs needs them: the re-exec that sets
+	// scripts' resource limits follows /proc/self/exe, which a process
+	// may always do for itself, and verifyDropped reads status files,
+	// which anyone may read. A script is dumpable again once it execs.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
 		return fmt.Errorf("prctl(PR_SET_DUMPABLE): %w", err)
 	}
 	return verifyDropped(a)
 }
 
-// verifyDropped checks the IDs of every thread and that setuid(0) fails.
+// verifyDropped checks the IDs of every thread, that setuid(0) fails and
+// that the process is not dumpable.
 func verifyDropped(a *account) error {
 	if err := unix.Setuid(0); err == nil {
 		return errors.New("setuid(0) succeeded after dropping privileges")
+	}
+	if d, err := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0); err != nil || d != 0 {
+		return fmt.Errorf("the process is dumpable (%d, %v) after dropping privileges: the serving user could read its memory", d, err)
 	}
 	if r, e, s := unix.Getresuid(); r != a.uid || e != a.uid || s != a.uid {
 		return fmt.Errorf("uids are %d %d %d after dropping privileges", r, e, s)

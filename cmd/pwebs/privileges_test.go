@@ -243,3 +243,46 @@ func TestWatchLimitCheck(t *testing.T) {
 		t.Errorf("over the limit: %q", p)
 	}
 }
+
+// TestNotDumpable checks that pwebs stays non-dumpable after dropping
+// privileges: a process of the serving user (any CGI script) must not read
+// its memory or environment through /proc. The scripts run through the
+// resource-limit re-exec, which must work all the same.
+func TestNotDumpable(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "htdocs"), 0o755)
+	os.MkdirAll(filepath.Join(dir, "cgi-bin"), 0o755)
+	os.WriteFile(filepath.Join(dir, "cgi-bin", "peek.sh"), []byte("#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\n"+
+		"if cat /proc/$PPID/environ >/dev/null 2>&1; then echo environ readable; else echo environ refused; fi\n"+
+		"if cat /proc/$PPID/maps >/dev/null 2>&1; then echo maps readable; else echo maps refused; fi\n"), 0o755)
+	addr := freePort(t)
+	conf := filepath.Join(dir, "pwebs.conf")
+	os.WriteFile(conf, []byte(serveAs(t, dir)+fmt.Sprintf(`listen = [%q]
+document_root = "htdocs"
+[log]
+access = ""
+error = "-"
+[cgi]
+dirs = { "/cgi-bin/" = "cgi-bin" }
+max_cpu = "10s"
+max_memory = "1GiB"
+`, addr)), 0o644)
+	cmd, stderr := startProcess(t, dir, addr, "-c", conf)
+	waitFor(t, "the drop", func() bool { return strings.Contains(stderr.String(), "serving as user nobody") })
+
+	// A dumpable process's /proc entries (but the folder itself) belong
+	// to its user; a non-dumpable one's to root.
+	for _, name := range []string{"environ", "mem"} {
+		p := fmt.Sprintf("/proc/%d/%s", cmd.Process.Pid, name)
+		fi, err := os.Stat(p)
+		must(t, err)
+		if uid := fi.Sys().(*syscall.Stat_t).Uid; uid != 0 {
+			t.Errorf("%s belongs to uid %d: pwebs is dumpable after the drop", p, uid)
+		}
+	}
+	code, body := fetch(t, "http://"+addr+"/cgi-bin/peek.sh")
+	if code != 200 || body != "environ refused\nmaps refused\n" {
+		t.Errorf("a script reading pwebs's /proc entries: %d %q, want both refused (stderr %s)", code, body, stderr.String())
+	}
+}
