@@ -161,6 +161,15 @@ func parseHeader(br *bufio.Reader) (scriptHeader, error) {
 		case lower == "location" && h.location() != "":
 			h.Warnings = append(h.Warnings, fmt.Sprintf("dropped header %q: a second Location", n))
 			continue
+		case lower == "content-type":
+			// A single-value field: a second one replaces the first, as
+			// in Apache.
+			if i := h.field("Content-Type"); i >= 0 {
+				h.Warnings = append(h.Warnings, fmt.Sprintf("header %q sent twice: the last value is kept", n))
+				h.Fields[i].Value = v
+				last = i
+				continue
+			}
 		case lower == "content-length":
 			if !validLength(v) {
 				h.Warnings = append(h.Warnings, fmt.Sprintf("dropped header %q: invalid value %.30q", n, v))
@@ -187,6 +196,16 @@ func parseHeader(br *bufio.Reader) (scriptHeader, error) {
 		h.Fields = kept
 	}
 	return h, nil
+}
+
+// field returns the index of the first field called name, or -1.
+func (h *scriptHeader) field(name string) int {
+	for i, f := range h.Fields {
+		if strings.EqualFold(f.Name, name) {
+			return i
+		}
+	}
+	return -1
 }
 
 // contentLength returns the value of the Content-Length field, if any.

@@ -233,6 +233,11 @@ func (h *Handler) start(prog string, argv, env []string, r *Request, b body) (*r
 		case errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM):
 			return nil, nil, fmt.Errorf("%w: %w", ErrForbidden, err)
 		case errors.Is(err, syscall.ENOENT):
+			if _, serr := os.Stat(prog); serr == nil {
+				// The file is there: what is missing is the interpreter
+				// its #! line names, a fault of the script (500).
+				return nil, nil, fmt.Errorf("%w: %s: the interpreter named by its #! line does not exist", ErrStart, prog)
+			}
 			return nil, nil, fmt.Errorf("%w: %w", ErrNotFound, err)
 		}
 		return nil, nil, fmt.Errorf("%w: %w", ErrStart, err)

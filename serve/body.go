@@ -3,6 +3,7 @@ package serve
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 )
@@ -19,6 +20,8 @@ var (
 	errBodyTooLarge = errors.New("serve: request body too large")
 	errBadChunk     = errors.New("serve: malformed chunked body")
 	errBodyTimeout  = errors.New("serve: request body timed out")
+	// errBodyCut is a body the client stopped sending before its end.
+	errBodyCut = fmt.Errorf("serve: request body cut short: %w", io.ErrUnexpectedEOF)
 )
 
 // body reads the current request's body from the connection, decoding the
@@ -94,7 +97,7 @@ func (b *body) Read(p []byte) (int, error) {
 	}
 	if err != nil {
 		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
+			err = errBodyCut
 		}
 		b.err = err
 		return n, err
@@ -226,7 +229,7 @@ func bodyErr(err error) error {
 		return errBodyTimeout
 	}
 	if err == nil || err == io.EOF {
-		return io.ErrUnexpectedEOF
+		return errBodyCut
 	}
 	return err
 }

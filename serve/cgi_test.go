@@ -80,6 +80,17 @@ printf 'Content-Type: text/plain\n\n'
 echo "uri=$REQUEST_URI len=$CONTENT_LENGTH"
 sha256sum | cut -d' ' -f1
 `,
+	"cgi-bin/loop.sh": `#!/bin/sh
+echo run >> "$DOCUMENT_ROOT/../loop-runs"
+printf 'Location: /cgi-bin/loop.sh\n\n'
+`,
+	"cgi-bin/redirect-env.sh": `#!/bin/sh
+printf 'Location: /cgi-bin/env.sh?from=redirect\n\n'
+`,
+	"cgi-bin/badshebang.sh": "#!/nonexistent/interpreter\necho never\n",
+	"cgi-bin/dupct.sh": `#!/bin/sh
+printf 'Content-Type: text/plain\nContent-Type: text/html\n\nx'
+`,
 	"cgi-bin/redirect-local.sh": `#!/bin/sh
 printf 'Location: /digits.txt?from=script\n\n'
 `,
@@ -399,6 +410,82 @@ func TestBodySizes(t *testing.T) {
 		if m := combinedRE.FindStringSubmatch(l); m == nil || m[5] != want[i] || m[6] != "200" {
 			t.Errorf("line %d: %q, want %q and 200", i, l, want[i])
 		}
+	}
+}
+
+// TestCGIRedirectsAndFaults: internal redirects are bounded and keep a
+// HEAD a HEAD; the redirected GET has no body; scripts that cannot run, or
+// send a field twice, or whose body cannot be read, get the right answer.
+func TestCGIRedirectsAndFaults(t *testing.T) {
+	ts := startCGIServerTop(t, "max_body_bytes = \"1KiB\"\n[[vhost]]\nnames = [\"big.example\"]\ndocument_root = \"htdocs\"\nmax_body_bytes = \"1MiB\"\n", "")
+	// A script that redirects to itself: 500 after the limit.
+	resp, _ := ts.get("/cgi-bin/loop.sh")
+	if resp.StatusCode != 500 {
+		t.Errorf("redirect loop: status %d, want 500", resp.StatusCode)
+	}
+	runs, _ := os.ReadFile(filepath.Join(ts.dir, "loop-runs"))
+	if n := strings.Count(string(runs), "run"); n != maxRedirects {
+		t.Errorf("the looping script ran %d times, want %d", n, maxRedirects)
+	}
+	// HEAD through a local redirect: no body, and the next request on the
+	// connection is answered as itself.
+	for _, target := range []string{"/cgi-bin/redirect-local.sh", "/cgi-bin/redirect-env.sh"} {
+		rc := ts.dial()
+		rc.send("HEAD " + target + " HTTP/1.1\r\nHost: x\r\n\r\nGET /digits.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+		if resp, body := rc.read("HEAD"); resp.StatusCode != 200 || body != "" {
+			t.Errorf("HEAD %s: %d %q", target, resp.StatusCode, body)
+		}
+		if _, body := rc.read("GET"); body != "0123456789" {
+			t.Errorf("after HEAD %s: %q", target, body)
+		}
+	}
+	// A POST redirected: the target's GET has no body, hence no
+	// CONTENT_LENGTH (RFC 3875 4.1.2).
+	resp, body := ts.do("POST", "/cgi-bin/redirect-env.sh", strings.NewReader("a=1"), "Content-Type", "application/x-www-form-urlencoded")
+	env := envOf(body)
+	if _, ok := env["CONTENT_LENGTH"]; resp.StatusCode != 200 || ok || env["REQUEST_METHOD"] != "GET" || env["QUERY_STRING"] != "from=redirect" {
+		t.Errorf("redirected POST: %d CONTENT_LENGTH %q method %q query %q", resp.StatusCode, env["CONTENT_LENGTH"], env["REQUEST_METHOD"], env["QUERY_STRING"])
+	}
+	// "/script/": the slash is PATH_INFO.
+	_, body = ts.get("/cgi-bin/env.sh/")
+	if env := envOf(body); env["SCRIPT_NAME"] != "/cgi-bin/env.sh" || env["PATH_INFO"] != "/" {
+		t.Errorf("trailing slash: SCRIPT_NAME %q PATH_INFO %q", env["SCRIPT_NAME"], env["PATH_INFO"])
+	}
+	// An absolute-form target: its host is HTTP_HOST.
+	raw := ts.roundTrip("GET http://" + ts.addr + "/cgi-bin/env.sh HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n")
+	if !strings.Contains(raw, "\nHTTP_HOST="+ts.addr+"\n") {
+		t.Errorf("absolute form: HTTP_HOST is not %s:\n%s", ts.addr, raw)
+	}
+	// A #! line naming a missing interpreter is the script's fault.
+	if resp, _ := ts.get("/cgi-bin/badshebang.sh"); resp.StatusCode != 500 {
+		t.Errorf("bad #! line: status %d, want 500", resp.StatusCode)
+	}
+	// Content-Type twice: one field, the last value.
+	if resp, _ := ts.get("/cgi-bin/dupct.sh"); len(resp.Header.Values("Content-Type")) != 1 || resp.Header.Get("Content-Type") != "text/html" {
+		t.Errorf("Content-Type sent twice: %q", resp.Header.Values("Content-Type"))
+	}
+	// Chunked bodies: over max_body_bytes is 413, a bad chunk 400; the
+	// site's own max_body_bytes applies.
+	big := strings.Repeat("x", 2000)
+	chunked := func(host, sizeLine string) string {
+		return ts.roundTrip("POST /cgi-bin/echo-body.sh HTTP/1.1\r\nHost: " + host + "\r\nTransfer-Encoding: chunked\r\n\r\n" + sizeLine + "\r\n" + big + "\r\n0\r\n\r\n")
+	}
+	if got := statusOfRaw(chunked("x", "7d0")); got != "413" {
+		t.Errorf("chunked body over the limit: %s, want 413", got)
+	}
+	if got := statusOfRaw(chunked("x", "zz")); got != "400" {
+		t.Errorf("bad chunk size: %s, want 400", got)
+	}
+	if got := statusOfRaw(chunked("big.example", "7d0")); got != "200" {
+		t.Errorf("chunked body within the site's limit: %s, want 200", got)
+	}
+	resp, _ = ts.do("POST", "/cgi-bin/echo-body.sh", strings.NewReader(big), "Host", "big.example")
+	if resp.StatusCode != 200 {
+		t.Errorf("body within the site's limit: %d, want 200", resp.StatusCode)
+	}
+	resp, _ = ts.do("POST", "/cgi-bin/echo-body.sh", strings.NewReader(big))
+	if resp.StatusCode != 413 {
+		t.Errorf("body over the limit: %d, want 413", resp.StatusCode)
 	}
 }
 

@@ -27,7 +27,11 @@ func (c *conn) serveRequest() {
 	c.closeAfter = !r.keepAlive()
 	c.resp.noBody = r.method == mHEAD
 
-	if err := c.prebuffer(); err != nil {
+	limit := int64(c.st.cfg.MaxBodyBytes)
+	if r.chunked || r.contentLength > 0 {
+		limit = c.bodyLimit()
+	}
+	if err := c.prebuffer(limit); err != nil {
 		// The client stopped sending its body, or went away.
 		c.closeAfter = true
 		if errors.Is(err, errBodyTimeout) {
@@ -47,11 +51,10 @@ func (c *conn) serveRequest() {
 	}
 	defer c.releaseSlot()
 
-	limit := c.st.cfg.MaxBodyBytes
-	c.bodyReader.reset(c, int64(limit))
+	c.bodyReader.reset(c, limit)
 	func() {
 		defer c.recoverHandler()
-		if r.contentLength > int64(limit) {
+		if r.contentLength > limit {
 			c.closeAfter = true
 			c.writeError(413)
 			return
@@ -97,10 +100,10 @@ const prebufferMax = 16 << 10
 // slowly holds a connection but never a slot. A body that waits for
 // "100 Continue", a chunked body and a bigger body are read by the handler,
 // as they come.
-func (c *conn) prebuffer() error {
+func (c *conn) prebuffer(limit int64) error {
 	r := &c.req
 	n := r.contentLength
-	if r.chunked || n <= 0 || n > prebufferMax || n > int64(c.st.cfg.MaxBodyBytes) || (r.expectContinue && r.Minor > 0) {
+	if r.chunked || n <= 0 || n > prebufferMax || n > limit || (r.expectContinue && r.Minor > 0) {
 		return nil
 	}
 	for int64(c.rend-c.rpos) < n {
@@ -109,6 +112,15 @@ func (c *conn) prebuffer() error {
 		}
 	}
 	return nil
+}
+
+// bodyLimit is max_body_bytes of the site the request is for.
+func (c *conn) bodyLimit() int64 {
+	host := c.req.host
+	if c.req.absHost != nil {
+		host = c.req.absHost
+	}
+	return c.st.siteFor(host).maxBodyBytes
 }
 
 // acquireSlot waits for a max_clients slot, at most queue_timeout.
@@ -297,14 +309,20 @@ func trimSlash(p []byte) []byte {
 	return p
 }
 
-// staticMethod answers 405 (or OPTIONS) for methods a static resource does
-// not allow, and reports whether the request may go on.
+// staticMethod answers 405 (or OPTIONS, or 501 for an unknown method) for
+// methods a static resource does not allow, and reports whether the
+// request may go on.
 func (c *conn) staticMethod() bool {
 	switch c.req.method {
 	case mGET, mHEAD:
 		return true
 	case mOPTIONS:
 		c.answerOptions("GET, HEAD, OPTIONS")
+		return false
+	case mOther:
+		// A method pwebs does not know at all (RFC 9110 9.1), as Apache
+		// answers it.
+		c.writeErrorWith(501, "Allow", "GET, HEAD, OPTIONS")
 		return false
 	}
 	c.writeErrorWith(405, "Allow", "GET, HEAD, OPTIONS")

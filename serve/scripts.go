@@ -69,6 +69,9 @@ func (c *conn) serveAlias(s *site, a *alias, p []byte) {
 	case err == nil && !fi.Mode().IsRegular():
 		c.writeError(403)
 		return
+	case err == nil && len(sub) > 1 && sub[len(sub)-1] == '/':
+		// "/script.cgi/": the slash is path info (RFC 3875 4.1.5).
+		file, info = sub[:len(sub)-1], sub[len(sub)-1:]
 	case err != nil:
 		var ok bool
 		file, info, _, ok = splitPathInfo(a.root, sub)
@@ -128,8 +131,9 @@ func (c *conn) servePathInfo(s *site, p []byte, openErr error, tok cache.Token) 
 }
 
 // runScript runs a CGI script for the current request and streams its
-// response; depth counts internal redirects.
-func (c *conn) runScript(s *site, sc *script, depth int) {
+// response. After an internal redirect (c.redirects > 0) the request has
+// no body left for the script.
+func (c *conn) runScript(s *site, sc *script, _ int) {
 	r := &c.req
 	h := c.st.cgi
 	if r.method == mOPTIONS {
@@ -138,7 +142,7 @@ func (c *conn) runScript(s *site, sc *script, depth int) {
 	}
 	req := c.cgiRequest(s, sc)
 	body := &c.bodyReader
-	hasBody := depth == 0 && !body.done
+	hasBody := c.redirects == 0 && !body.done
 	if hasBody {
 		req.Body = body
 		req.ContentLength = r.contentLength
@@ -174,12 +178,12 @@ func (c *conn) runScript(s *site, sc *script, depth int) {
 
 	switch {
 	case err == nil && res.LocalRedirect != "":
-		c.internalRedirect(res.LocalRedirect, depth)
+		c.internalRedirect(res.LocalRedirect)
 		return
 	case err == nil:
 		w.finish()
 		return
-	case errors.Is(err, cgi.ErrAborted):
+	case errors.Is(err, cgi.ErrAborted), errors.Is(err, errClientGone), errors.Is(err, errBodyCut):
 		// The client is gone (or the server is stopping): send nothing.
 		c.closeAfter = true
 		c.broken = true
@@ -196,8 +200,12 @@ func (c *conn) runScript(s *site, sc *script, depth int) {
 		status = 404
 	case errors.Is(err, cgi.ErrForbidden):
 		status = 403
-	case errors.Is(err, cgi.ErrBodyTooLarge):
+	case errors.Is(err, cgi.ErrBodyTooLarge), errors.Is(err, errBodyTooLarge):
 		status = 413
+	case errors.Is(err, errBadChunk):
+		status = 400
+	case errors.Is(err, errBodyTimeout):
+		status = 408
 	case errors.Is(err, cgi.ErrBusy), errors.Is(err, cgi.ErrClosed):
 		c.writeErrorWith(503, "Retry-After", "5")
 		return
@@ -209,8 +217,14 @@ func (c *conn) runScript(s *site, sc *script, depth int) {
 	case errors.Is(err, cgi.ErrTimeout):
 		status = 504
 	}
-	if status == 404 || status == 403 {
+	switch status {
+	case 404, 403:
 		c.srv.log.Info(fmt.Sprintf("script %s: %v", sc.file, err), "client", c.remoteAddr())
+	case 413, 400, 408:
+		// The body could not be read (the script did not start): the
+		// connection cannot go on after it.
+		c.srv.log.Info(fmt.Sprintf("script %s: %v", sc.file, err), "client", c.remoteAddr())
+		c.closeAfter = true
 	}
 	c.writeError(status)
 }
@@ -259,14 +273,24 @@ func (c *conn) cgiRequest(s *site, sc *script) *cgi.Request {
 	}
 	req.Header = make([]cgi.Field, 0, len(r.headers))
 	for _, f := range r.headers {
-		req.Header = append(req.Header, cgi.Field{Name: string(f.name), Value: string(f.value)})
+		v := f.value
+		switch {
+		case r.absHost != nil && equalFold(f.name, "host"):
+			// The target's host replaces the Host field (RFC 9112 3.2.2).
+			v = r.absHost
+		case c.redirects > 0 && (equalFold(f.name, "content-length") || equalFold(f.name, "transfer-encoding")):
+			// After an internal redirect the body is gone: the GET has none.
+			continue
+		}
+		req.Header = append(req.Header, cgi.Field{Name: string(f.name), Value: string(v)})
 	}
 	return req
 }
 
-// internalRedirect serves a script's local Location as a GET of that path.
-func (c *conn) internalRedirect(loc string, depth int) {
-	if depth+1 >= maxRedirects {
+// internalRedirect serves a script's local Location as a GET of that path
+// (a HEAD stays a HEAD: its response has no body).
+func (c *conn) internalRedirect(loc string) {
+	if c.redirects+1 >= maxRedirects {
 		c.srv.log.Error(fmt.Sprintf("request exceeded the limit of %d internal redirects", maxRedirects), "client", c.remoteAddr())
 		c.writeError(500)
 		return
@@ -280,14 +304,16 @@ func (c *conn) internalRedirect(loc string, depth int) {
 			break
 		}
 	}
-	r.Method = methodGET
-	r.method = mGET
+	if r.method != mHEAD {
+		r.Method = methodGET
+		r.method = mGET
+	}
 	r.rawPath = []byte(path)
 	r.rawQuery, r.hasQuery = []byte(query), hasQuery
 	r.conditional = false
 	r.rangeSpec, r.ifMatch, r.ifNoneMatch, r.ifModifiedSince, r.ifUnmodifiedSince, r.ifRange = nil, nil, nil, nil, nil, nil
 	c.resp.origStatus = 200
-	c.redirects = depth + 1
+	c.redirects++
 	c.dispatch()
 }
 
