@@ -420,21 +420,31 @@ func (c *conn) serveMultipart(ct *content, ranges []httpRange) {
 	c.resp.bodyBytes += int64(len(closing))
 }
 
-// acceptsGzip reports whether an Accept-Encoding value allows gzip (or
-// "*") with a non-zero quality. It does not allocate.
+// acceptsGzip reports whether an Accept-Encoding value allows gzip with a
+// non-zero quality. As RFC 9110 12.5.3 has it, "*" stands only for the
+// codings the field does not name: a gzip (or x-gzip) entry decides
+// wherever it stands in the list, and "*" decides only when there is
+// none. It does not allocate.
 func acceptsGzip(v []byte) bool {
-	ok := false
+	named, namedOK, starOK := false, false, false
 	forEachToken(v, func(tok []byte) {
 		name := tok
 		q := []byte(nil)
 		if i := bytes.IndexByte(tok, ';'); i >= 0 {
 			name, q = trimOWS(tok[:i]), trimOWS(tok[i+1:])
 		}
-		if equalFold(name, "gzip") || equalFold(name, "x-gzip") || (len(name) == 1 && name[0] == '*') {
-			ok = !zeroQ(q)
+		switch {
+		case equalFold(name, "gzip") || equalFold(name, "x-gzip"):
+			named = true
+			namedOK = namedOK || !zeroQ(q)
+		case len(name) == 1 && name[0] == '*':
+			starOK = starOK || !zeroQ(q)
 		}
 	})
-	return ok
+	if named {
+		return namedOK
+	}
+	return starOK
 }
 
 // zeroQ reports whether a parameter list sets q=0.
