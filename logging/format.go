@@ -44,11 +44,18 @@ type Record struct {
 	RespHeader  HeaderLookup  // %{Name}o; nil prints "-"
 }
 
-// HeaderLookup finds a header value by name, case-insensitively. Format calls
-// it with the names written in the format string; serve implements it
-// without allocating. The returned bytes are only read, and not kept.
+// HeaderLookup finds the fields of a header by name, case-insensitively.
+// Format calls it with the names written in the format string; serve
+// implements it without allocating. The returned bytes are only read, and not
+// kept.
 type HeaderLookup interface {
-	Lookup(name string) ([]byte, bool)
+	// Field returns the value of the first field named name at or after
+	// position from, and the position just after that field; ok is false
+	// when there is none. Position 0 is the first field; other positions
+	// are the implementation's own (an index, an offset), known only from
+	// what Field returned. Calling Field again from next finds the next
+	// field of the same name, so that a repeated field is seen whole.
+	Field(name string, from int) (value []byte, next int, ok bool)
 }
 
 // Format is a parsed access log format. It is safe for concurrent use.
@@ -531,14 +538,17 @@ func appendField[T string | []byte](dst []byte, s T) []byte {
 }
 
 // appendHeader appends the value of header name, or "-" when it is absent.
-// A header that is present but empty prints as nothing, as in Apache. For
-// Content-Type in the response, parameters such as charset are left out, as
-// Apache does.
+// A header that is present but empty prints as nothing, as in Apache. A
+// header sent several times prints every value, in order, joined by ", ", as
+// Apache merges them (a request's fields when it reads them, a CGI script's
+// fields and Set-Cookie when it logs them). For Content-Type in the
+// response, the first value is printed without parameters such as charset,
+// as Apache does.
 func appendHeader(dst []byte, h HeaderLookup, name string, resp bool) []byte {
 	if h == nil {
 		return append(dst, '-')
 	}
-	v, ok := h.Lookup(name)
+	v, next, ok := h.Field(name, 0)
 	if !ok {
 		return append(dst, '-')
 	}
@@ -546,18 +556,27 @@ func appendHeader(dst []byte, h HeaderLookup, name string, resp bool) []byte {
 		if i := bytes.IndexByte(v, ';'); i >= 0 {
 			v = bytes.TrimRight(v[:i], " \t")
 		}
+		return appendEscaped(dst, v)
 	}
-	return appendEscaped(dst, v)
+	dst = appendEscaped(dst, v)
+	for {
+		if v, next, ok = h.Field(name, next); !ok {
+			return dst
+		}
+		dst = append(dst, ',', ' ')
+		dst = appendEscaped(dst, v)
+	}
 }
 
 // appendCookie appends the value of the cookie name from the Cookie request
 // header, or "-". Names match case-insensitively and blanks around names and
-// values are ignored, as in Apache.
+// values are ignored, as in Apache. Only the first Cookie field is read (a
+// client sends one, RFC 6265 5.4).
 func appendCookie(dst []byte, h HeaderLookup, name string) []byte {
 	if h == nil {
 		return append(dst, '-')
 	}
-	v, ok := h.Lookup("Cookie")
+	v, _, ok := h.Field("Cookie", 0)
 	if !ok {
 		return append(dst, '-')
 	}

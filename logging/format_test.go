@@ -12,8 +12,8 @@ import (
 	"time"
 )
 
-// headers is a HeaderLookup for tests; Lookup is case-insensitive and does
-// not allocate.
+// headers is a HeaderLookup for tests; Field is case-insensitive, does not
+// allocate, and counts positions as indexes.
 type headers []struct {
 	name  string
 	value []byte
@@ -31,13 +31,13 @@ func hdrs(kv ...string) headers {
 	return h
 }
 
-func (h headers) Lookup(name string) ([]byte, bool) {
-	for _, x := range h {
-		if strings.EqualFold(x.name, name) {
-			return x.value, true
+func (h headers) Field(name string, from int) ([]byte, int, bool) {
+	for i := from; i < len(h); i++ {
+		if strings.EqualFold(h[i].name, name) {
+			return h[i].value, i + 1, true
 		}
 	}
-	return nil, false
+	return nil, len(h), false
 }
 
 var testTime = time.Date(2026, time.November, 21, 10, 4, 5, 123456789, time.UTC)
@@ -153,6 +153,15 @@ func TestAppend(t *testing.T) {
 		{"%{referer}i|%{X-Missing}i|%{X-Empty}i", nil, "http://example.com/start.html|-|"},
 		{"%{Content-Type}o %{content-type}o %{ETag}o %{X-None}o", nil, `text/html text/html \"abc\" -`},
 		{"%{Content-Type}o", func(r *Record) { r.RespHeader = hdrs("Content-Type", "image/png") }, "image/png"},
+		// A repeated field prints every value, joined as Apache merges them.
+		{`"%{Referer}i" "%{User-Agent}i"`, func(r *Record) {
+			r.ReqHeader = hdrs("User-Agent", "Mozilla/5.0", "referer", "http://a/", "X", "y", "User-Agent", `evil"bot`, "Referer", "http://b/")
+		}, `"http://a/, http://b/" "Mozilla/5.0, evil\"bot"`},
+		{"%{X-A}i|%{X-B}i", func(r *Record) { r.ReqHeader = hdrs("X-A", "", "X-A", "1", "X-B", "2", "X-B", "") }, ", 1|2, "},
+		{"[%{Set-Cookie}o] [%{X-Foo}o] [%{Content-Type}o]", func(r *Record) {
+			r.RespHeader = hdrs("Content-Type", "text/plain; charset=iso-8859-1", "Set-Cookie", "a=1", "Set-Cookie", "b=2", "X-Foo", "one", "X-Foo", "two", "Content-Type", "text/html")
+		}, "[a=1, b=2] [one, two] [text/plain]"},
+		{"%{a}C %{b}C", func(r *Record) { r.ReqHeader = hdrs("Cookie", "a=1", "Cookie", "b=2") }, "1 -"},
 		{"%{theme}C %{sessid}C %{empty}C %{none}C", nil, "dark abc123 - -"},
 		{"%{theme}C", func(r *Record) { r.ReqHeader = hdrs() }, "-"},
 		{"%P %{pid}P", nil, pid + " " + pid},

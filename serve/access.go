@@ -40,20 +40,30 @@ func (s *Server) keepRespHead() bool {
 // can show response fields (%{Name}o). It implements logging.HeaderLookup.
 type respHead []byte
 
-// Lookup returns the value of the first field named name.
-func (h respHead) Lookup(name string) ([]byte, bool) {
+var (
+	_ logging.HeaderLookup = respHead(nil)
+	_ logging.HeaderLookup = (*Request)(nil)
+)
+
+// Field returns the value of the first field named name at or after byte
+// offset from (0: the first field, after the status line), and the offset
+// of the line after it.
+func (h respHead) Field(name string, from int) ([]byte, int, bool) {
 	b := []byte(h)
-	// Skip the status line.
-	if i := bytes.IndexByte(b, '\n'); i >= 0 {
-		b = b[i+1:]
+	pos := from
+	if pos == 0 {
+		// Skip the status line.
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			pos = i + 1
+		}
 	}
-	for len(b) > 0 {
-		i := bytes.IndexByte(b, '\n')
+	for pos < len(b) {
+		i := bytes.IndexByte(b[pos:], '\n')
 		if i < 0 {
 			break
 		}
-		line := b[:i]
-		b = b[i+1:]
+		line := b[pos : pos+i]
+		pos += i + 1
 		if len(line) > 0 && line[len(line)-1] == '\r' {
 			line = line[:len(line)-1]
 		}
@@ -62,10 +72,22 @@ func (h respHead) Lookup(name string) ([]byte, bool) {
 			continue
 		}
 		if foldEqual(line[:colon], name) {
-			return trimOWS(line[colon+1:]), true
+			return trimOWS(line[colon+1:]), pos, true
 		}
 	}
-	return nil, false
+	return nil, len(b), false
+}
+
+// Field returns the value of the first header field named name at or after
+// index from, and the index after it, for the access log (%{Name}i). It does
+// not allocate.
+func (r *Request) Field(name string, from int) ([]byte, int, bool) {
+	for i := from; i < len(r.headers); i++ {
+		if foldEqual(r.headers[i].name, name) {
+			return r.headers[i].value, i + 1, true
+		}
+	}
+	return nil, len(r.headers), false
 }
 
 // logRequest records the answered request in the access log.
