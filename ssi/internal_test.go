@@ -1,6 +1,7 @@
 package ssi
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -33,6 +34,15 @@ func TestFormatTime(t *testing.T) {
 		{"%Q|%-d|%Ey|%Od", "%Q|3|20|03"},
 		{"", ""},
 		{"%%%%", "%%"},
+		// GNU flags and widths (glibc 2.36).
+		{"%P|%_d|%0e|%^a|%#b|%10Y|%#p|%^P", "am| 3|03|MON|FEB|0000002020|am|am"},
+		{"%-5d|%_5d|%05a|%10Q|%5%|%E%|%_%|%5", "    3|    3|00Mon|      %10Q|    %|%|%|   %5"},
+		{"%10z|%-10z|%010z|%#Z|%^10c|%#c", "         +0000000000|         +         0|000000000+0000000000|gmt|MON FEB  3 04:05:06 2020|Mon Feb  3 04:05:06 2020"},
+		{"%012s|%-12s|%Ea|%#Eb|%OB|%OC|%OY", "001580702706|  1580702706|%Ea|%#EB|February|20|%OY"},
+		// Longer than Apache's buffer: what came before the piece that
+		// did not fit.
+		{"ab%9000Y", "ab"},
+		{"ab%8189Y", "ab" + strings.Repeat("0", 8185) + "2020"},
 	}
 	for _, tt := range odd {
 		if got := formatTime(time.Unix(1580702706, 0).In(gmt), tt.format); got != tt.want {
