@@ -37,6 +37,7 @@ type body struct {
 	limit     int64
 	err       error
 	continued bool   // 100 Continue sent, or not needed
+	lent      bool   // a script's stdin copier reads it (see keepable)
 	onDone    func() // called once the whole body has been read
 }
 
@@ -123,18 +124,17 @@ func (b *body) nextChunk() error {
 	if err != nil {
 		return err
 	}
-	if i := bytes.IndexByte(line, ';'); i >= 0 {
-		line = line[:i]
+	// chunk-size = 1*HEXDIG, then extensions (RFC 9112 7.1.1), which are
+	// checked and dropped.
+	n := 0
+	for n < len(line) && isHexDigit(line[n]) {
+		n++
 	}
-	line = trimOWS(line)
-	if len(line) == 0 || len(line) > 15 {
+	if n == 0 || n > 15 || !validChunkExt(line[n:]) {
 		return errBadChunk
 	}
 	var size int64
-	for _, ch := range line {
-		if !isHexDigit(ch) {
-			return errBadChunk
-		}
+	for _, ch := range line[:n] {
 		size = size<<4 | int64(unhex(ch))
 	}
 	if size == 0 {
@@ -149,7 +149,7 @@ func (b *body) nextChunk() error {
 				break
 			}
 			total += len(tl)
-			if total > maxTrailerBytes || tl[0] == ' ' || tl[0] == '\t' || bytes.IndexByte(tl, ':') <= 0 {
+			if total > maxTrailerBytes || !validTrailer(tl) {
 				return errBadChunk
 			}
 		}
@@ -164,6 +164,93 @@ func (b *body) nextChunk() error {
 	return nil
 }
 
+// validChunkExt reports whether s, what follows a chunk size, is a list
+// of chunk extensions: *( BWS ";" BWS name [ BWS "=" BWS value ] ), the
+// name a token, the value a token or a quoted string.
+func validChunkExt(s []byte) bool {
+	bws := func() {
+		for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+			s = s[1:]
+		}
+	}
+	token := func() bool {
+		n := 0
+		for n < len(s) && tchars[s[n]] {
+			n++
+		}
+		s = s[n:]
+		return n > 0
+	}
+	for {
+		bws()
+		if len(s) == 0 {
+			return true
+		}
+		if s[0] != ';' {
+			return false
+		}
+		s = s[1:]
+		bws()
+		if !token() {
+			return false
+		}
+		bws()
+		if len(s) == 0 || s[0] != '=' {
+			continue
+		}
+		s = s[1:]
+		bws()
+		if len(s) > 0 && s[0] == '"' {
+			if s = quotedRest(s[1:]); s == nil {
+				return false
+			}
+		} else if !token() {
+			return false
+		}
+	}
+}
+
+// quotedRest returns what follows the quoted string whose opening quote
+// came just before s, or nil if it is not one (RFC 9110 5.6.4).
+func quotedRest(s []byte) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"':
+			return s[i+1:]
+		case c == '\\':
+			i++
+			if i == len(s) || !fieldVChar(s[i]) {
+				return nil
+			}
+		case !fieldVChar(c):
+			return nil
+		}
+	}
+	return nil
+}
+
+// fieldVChar reports whether c may appear in a field value: a visible
+// character, obs-text, a space or a tab.
+func fieldVChar(c byte) bool { return c == '\t' || c >= ' ' && c != 0x7f }
+
+// validTrailer reports whether line is a trailer field: a token name, a
+// colon and a value of field characters.
+func validTrailer(line []byte) bool {
+	n := 0
+	for n < len(line) && tchars[line[n]] {
+		n++
+	}
+	if n == 0 || n == len(line) || line[n] != ':' {
+		return false
+	}
+	for _, c := range line[n+1:] {
+		if !fieldVChar(c) {
+			return false
+		}
+	}
+	return true
+}
+
 // finished marks the body as read to its end.
 func (b *body) finished() {
 	b.done = true
@@ -172,17 +259,42 @@ func (b *body) finished() {
 	}
 }
 
+// keepable reports whether what is left of the body can be read and
+// dropped after the response, so that the connection may carry another
+// request (discard does it). It is false for a broken body, one known to
+// be longer than maxDiscard, and one the client waits for 100 Continue to
+// send (unless it came already, whole, in the read buffer). The response
+// head tells the client (Connection: close) when it is false.
+func (b *body) keepable() bool {
+	switch {
+	case b.c == nil, b.lent:
+		// No request yet; or a script reads the body meanwhile, in another
+		// goroutine: serveRequest decides after it.
+		return true
+	case b.done:
+		return b.err == nil
+	case b.err != nil:
+		return false
+	case b.chunked:
+		return b.continued // its length is unknown: discard finds out
+	case !b.continued:
+		return b.remaining <= int64(b.c.rend-b.c.rpos)
+	}
+	return b.remaining <= maxDiscard
+}
+
 // discard reads what is left of the body, up to maxDiscard; it reports
 // whether the connection can carry another request.
 func (b *body) discard() bool {
 	if b.done && b.err == nil {
 		return true
 	}
-	if b.err != nil || !b.continued {
+	if !b.keepable() {
 		// The client waits for 100 Continue that will not come, or the
-		// body is broken: do not read it.
+		// body is broken or too long: do not read it.
 		return false
 	}
+	b.continued = true // what is read is there already: no 100 Continue
 	var buf [4096]byte
 	read := 0
 	for read < maxDiscard {

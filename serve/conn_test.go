@@ -146,6 +146,7 @@ func TestSplitPipeline(t *testing.T) {
 		{"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", "POST", 200, "5:hello"},
 		{"\r\nGET /app.js?x=1 HTTP/1.1\r\nHost: x\r\nUser-Agent: split\r\n\r\n", "GET", 200, "let a = 1;\n"},
 		{"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", "POST", 200, "3:abc"},
+		{"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3 ; a = \"q\\\"\" ;b=c\r\nabc\r\n0;z\r\nT-A: 1 2\r\n\r\n", "POST", 200, "3:abc"},
 		{"GET /missing HTTP/1.1\r\nHost: x\r\n\r\n", "GET", 404, ""},
 		{"GET /digits.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", "GET", 200, "0123456789"},
 	}
@@ -208,6 +209,11 @@ func TestMalformedCloses(t *testing.T) {
 		{"TE in HTTP/1.0", "POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "400"},
 		{"bare CR", "GET / HTTP/1.1\r\nHost: x\rX: y\r\n\r\n", "400"},
 		{"chunk size overflow", "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n", "400"},
+		{"bare CR in a chunk extension", "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;a=b\rc\r\nabcde\r\n0\r\n\r\n", "400"},
+		{"bare CR in a trailer", "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: a\rb\r\n\r\n", "400"},
+		{"space before a chunk size", "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n 5\r\nabcde\r\n0\r\n\r\n", "400"},
+		{"control bytes in a chunk extension", "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;\x00\x01\r\nabcde\r\n0\r\n\r\n", "400"},
+		{"open quote in a chunk extension", "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;a=\"b\r\nabcde\r\n0\r\n\r\n", "400"},
 	}
 	setHook(t, echoHook)
 	for _, tt := range tests {
@@ -273,8 +279,39 @@ func TestExpectContinue(t *testing.T) {
 	// closes since the body was never sent.
 	rc = ts.dial()
 	rc.send("PUT /digits.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
-	if resp, _ := rc.read("PUT"); resp.StatusCode != 405 || !rc.closed() {
-		t.Errorf("final status without 100: %d", resp.StatusCode)
+	if resp, _ := rc.read("PUT"); resp.StatusCode != 405 || !resp.Close || !rc.closed() {
+		t.Errorf("final status without 100: %d, close %v", resp.StatusCode, resp.Close)
+	}
+	// The same with the body sent at once, and a request after it: the
+	// body is dropped and the connection goes on.
+	rc = ts.dial()
+	rc.send("GET /digits.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\nabcGET /digits.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+	for i := range 2 {
+		if resp, body := rc.read("GET"); resp.StatusCode != 200 || body != "0123456789" || resp.Close {
+			t.Errorf("request %d with the body sent at once: %d %q, close %v", i, resp.StatusCode, body, resp.Close)
+		}
+	}
+}
+
+// TestUnreadBodyCloses: a response that leaves more body unread than is
+// worth reading says Connection: close, and the connection closes.
+func TestUnreadBodyCloses(t *testing.T) {
+	ts := startServer(t, "", siteFiles)
+	rc := ts.dial()
+	rc.send("GET /digits.txt HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 300000\r\n\r\n")
+	go rc.nc.Write(make([]byte, 300000))
+	resp, body := rc.read("GET")
+	if resp.StatusCode != 200 || body != "0123456789" || !resp.Close {
+		t.Errorf("%d %q, close %v; want 200 and close", resp.StatusCode, body, resp.Close)
+	}
+	// A body small enough is read and dropped, and the connection goes on.
+	rc = ts.dial()
+	rc.send("GET /digits.txt HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 100000\r\n\r\n" + strings.Repeat("x", 100000) + "GET /digits.txt HTTP/1.0\r\n\r\n")
+	if resp, _ := rc.read("GET"); resp.Close {
+		t.Errorf("small unread body: the response closes the connection")
+	}
+	if resp, body := rc.read("GET"); resp.StatusCode != 200 || body != "0123456789" {
+		t.Errorf("after a dropped body: %d %q", resp.StatusCode, body)
 	}
 }
 

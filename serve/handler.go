@@ -31,6 +31,7 @@ func (c *conn) serveRequest() {
 	if r.chunked || r.contentLength > 0 {
 		limit = c.bodyLimit()
 	}
+	c.bodyReader.reset(c, limit)
 	if err := c.prebuffer(limit); err != nil {
 		// The client stopped sending its body, or went away.
 		c.closeAfter = true
@@ -51,7 +52,6 @@ func (c *conn) serveRequest() {
 	}
 	defer c.releaseSlot()
 
-	c.bodyReader.reset(c, limit)
 	func() {
 		defer c.recoverHandler()
 		if r.contentLength > limit {
@@ -149,6 +149,7 @@ func (c *conn) answerMalformed(status int) {
 	c.pathBuf = c.pathBuf[:0]
 	c.site = nil
 	c.closeAfter = true
+	c.bodyReader = body{done: true} // whatever follows is not read
 	if c.nreq == 0 && c.rend == 0 {
 		return
 	}

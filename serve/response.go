@@ -137,7 +137,7 @@ func (c *conn) appendContentLength(n int64) {
 // appendEndHead adds the Connection field as the request and the server's
 // state decide it, and the empty line that ends the head.
 func (c *conn) appendEndHead() {
-	if c.srv.shuttingDown() {
+	if c.srv.shuttingDown() || !c.bodyReader.keepable() {
 		c.closeAfter = true
 	}
 	switch {

@@ -144,6 +144,7 @@ func (c *conn) runScript(s *site, sc *script, _ int) {
 	body := &c.bodyReader
 	hasBody := c.redirects == 0 && !body.done
 	if hasBody {
+		body.lent = true
 		req.Body = body
 		req.ContentLength = r.contentLength
 		if r.chunked {
@@ -173,6 +174,7 @@ func (c *conn) runScript(s *site, sc *script, _ int) {
 	w := &c.cgiw
 	*w = cgiWriter{c: c}
 	res, err := h.Serve(ctx, w, req)
+	body.lent = false
 	body.onDone = nil
 	bg.stop()
 
