@@ -74,7 +74,7 @@ func parseAp(s string) (apNode, error) {
 	}
 	p.space()
 	if p.pos < len(p.s) {
-		return nil, p.errorf("unexpected %q", p.s[p.pos:])
+		return nil, p.errorf("unexpected \"%s\"", p.s[p.pos:])
 	}
 	return n, nil
 }
@@ -293,7 +293,7 @@ func (p *apParser) wordAtom() (apNode, error) {
 		}
 		name := p.s[i:p.pos]
 		if !p.eat("(") {
-			return nil, p.errorf("syntax error near %q", name)
+			return nil, p.errorf("syntax error near \"%s\"", name)
 		}
 		if !apFuncs[name] {
 			return nil, p.errorf("function '%s' does not exist", name)
@@ -307,7 +307,7 @@ func (p *apParser) wordAtom() (apNode, error) {
 		}
 		return &apn{op: "fn", val: name, kids: []*apn{arg}}, nil
 	}
-	return nil, p.errorf("parse error near %q", p.s[p.pos:])
+	return nil, p.errorf("parse error near \"%s\"", p.s[p.pos:])
 }
 
 // variable parses %{NAME} or %{func:arg}.
@@ -402,7 +402,7 @@ func (p *apParser) regex() (apNode, error) {
 	n := &apn{op: "regex", val: b.String()}
 	for p.pos < len(p.s) && isIdent(p.s[p.pos]) {
 		if p.s[p.pos] != 'i' {
-			return nil, p.errorf("unknown regular expression flag %q", p.s[p.pos])
+			return nil, p.errorf("unknown regular expression flag \"%c\"", p.s[p.pos])
 		}
 		n.icase = true
 		p.pos++
@@ -494,7 +494,7 @@ func evalApCond(n apNode, e apEnv) (bool, error) {
 	li, err1 := strconv.ParseInt(strings.TrimSpace(l), 10, 64)
 	ri, err2 := strconv.ParseInt(strings.TrimSpace(r), 10, 64)
 	if err1 != nil || err2 != nil {
-		return false, fmt.Errorf("ap_expr: %s needs integers, not %q and %q", n.op, l, r)
+		return false, fmt.Errorf("ap_expr: %s needs integers, not \"%s\" and \"%s\"", n.op, l, r)
 	}
 	switch n.op {
 	case "-eq":

@@ -67,11 +67,11 @@ func (p *Page) Execute(w io.Writer, uri string, h Host, o *Options, s *State) (R
 	}
 	for _, u := range s.chain {
 		if u == uri {
-			return Report{}, fmt.Errorf("%w of %q", ErrRecursion, uri)
+			return Report{}, fmt.Errorf("%w of \"%s\"", ErrRecursion, uri)
 		}
 	}
 	if len(s.chain) > o.MaxDepth {
-		return Report{}, fmt.Errorf("%w (max_depth %d) at %q", ErrDepth, o.MaxDepth, uri)
+		return Report{}, fmt.Errorf("%w (max_depth %d) at \"%s\"", ErrDepth, o.MaxDepth, uri)
 	}
 	if len(s.chain) == 0 {
 		s.cw = countingWriter{w: w, s: s, max: int64(o.MaxOutput)}
@@ -191,7 +191,7 @@ func (c *pageCtx) directive(n *directiveNode) {
 		c.doExec(n)
 	default:
 		if c.printing {
-			c.failf("unknown directive %q", n.name)
+			c.failf("unknown directive \"%s\"", n.name)
 		}
 	}
 }
@@ -285,7 +285,7 @@ func (c *pageCtx) cond(n *directiveNode, what string) (v, ok bool) {
 		c.failf("too many arguments for %s element", what)
 		return false, false
 	case n.args[0].name != "expr":
-		c.failf("unknown parameter %q to tag %s", n.args[0].name, what)
+		c.failf("unknown parameter \"%s\" to tag %s", n.args[0].name, what)
 		return false, false
 	case !n.args[0].hasValue:
 		c.failf("missing expr value for %s element", what)
@@ -295,7 +295,7 @@ func (c *pageCtx) cond(n *directiveNode, what string) (v, ok bool) {
 	var err error
 	if c.o.ExprSyntax == "ap_expr" {
 		if n.cond.apErr != nil {
-			c.failf("could not parse expr %q: %v", expr, n.cond.apErr)
+			c.failf("could not parse expr \"%s\": %v", expr, n.cond.apErr)
 			return false, false
 		}
 		c.apMode = true
@@ -310,7 +310,7 @@ func (c *pageCtx) cond(n *directiveNode, what string) (v, ok bool) {
 		}
 	} else {
 		if n.cond.legacyErr != nil {
-			c.failf("%v %q", n.cond.legacyErr, expr)
+			c.failf("%v \"%s\"", n.cond.legacyErr, expr)
 			return false, false
 		}
 		var xerr error
@@ -326,7 +326,7 @@ func (c *pageCtx) cond(n *directiveNode, what string) (v, ok bool) {
 		}
 	}
 	if err != nil {
-		c.failf("%v in expr %q", err, expr)
+		c.failf("%v in expr \"%s\"", err, expr)
 		return false, false
 	}
 	return v, true
@@ -372,7 +372,7 @@ func (c *pageCtx) doEcho(n *directiveNode) {
 		case "decoding":
 			decoding = val
 		default:
-			c.failf("unknown parameter %q in tag echo", a.name)
+			c.failf("unknown parameter \"%s\" in tag echo", a.name)
 			return false
 		}
 		return true
@@ -397,7 +397,7 @@ func transcode(v, decoding, encoding string) (string, error) {
 		case "base64":
 			v = decodeBase64(v)
 		default:
-			return "", fmt.Errorf("unknown value %q to parameter \"decoding\"", d)
+			return "", fmt.Errorf("unknown value \"%s\" to parameter \"decoding\"", d)
 		}
 	}
 	for _, e := range strings.FieldsFunc(encoding, isListSep) {
@@ -412,7 +412,7 @@ func transcode(v, decoding, encoding string) (string, error) {
 		case "base64":
 			v = encodeBase64(v)
 		default:
-			return "", fmt.Errorf("unknown value %q to parameter \"encoding\"", e)
+			return "", fmt.Errorf("unknown value \"%s\" to parameter \"encoding\"", e)
 		}
 	}
 	return v, nil
@@ -539,11 +539,11 @@ func (c *pageCtx) doConfig(n *directiveNode) {
 			case "abbrev":
 				c.bytes = false
 			default:
-				c.failf("unknown value %q to parameter \"sizefmt\" of tag config", v)
+				c.failf("unknown value \"%s\" to parameter \"sizefmt\" of tag config", v)
 				return false
 			}
 		default:
-			c.failf("unknown parameter %q to tag config", a.name)
+			c.failf("unknown parameter \"%s\" to tag config", a.name)
 			return false
 		}
 		return true
@@ -554,7 +554,7 @@ func (c *pageCtx) doConfig(n *directiveNode) {
 // the page.
 func (c *pageCtx) resolveFile(p string) (string, error) {
 	if p == "" || strings.HasPrefix(p, "/") || strings.HasPrefix(p, "\\") {
-		return "", fmt.Errorf("unable to access file %q: absolute or empty path", p)
+		return "", fmt.Errorf("unable to access file \"%s\": absolute or empty path", p)
 	}
 	for rest := p; rest != ""; {
 		i := strings.IndexAny(rest, "/\\")
@@ -565,7 +565,7 @@ func (c *pageCtx) resolveFile(p string) (string, error) {
 			rest = ""
 		}
 		if seg == ".." {
-			return "", fmt.Errorf("unable to access file %q: \"..\" is not allowed", p)
+			return "", fmt.Errorf("unable to access file \"%s\": \"..\" is not allowed", p)
 		}
 	}
 	return dirOf(c.uri) + p, nil
@@ -594,7 +594,7 @@ func (c *pageCtx) doInclude(n *directiveNode) {
 	lastErr := ""
 	each(n, func(a arg) bool {
 		if a.name != "virtual" && a.name != "file" && a.name != "onerror" {
-			c.failf("unknown parameter %q to tag include", a.name)
+			c.failf("unknown parameter \"%s\" to tag include", a.name)
 			lastErr = ""
 			return false
 		}
@@ -611,7 +611,7 @@ func (c *pageCtx) doInclude(n *directiveNode) {
 				c.s.included(target)
 				ferr = c.call(func() error { return c.h.IncludeFile(c.w, target) })
 				if ferr != nil {
-					ferr = fmt.Errorf("unable to include file %q: %w", val, ferr)
+					ferr = fmt.Errorf("unable to include file \"%s\": %w", val, ferr)
 				}
 			}
 			err = ferr
@@ -620,7 +620,7 @@ func (c *pageCtx) doInclude(n *directiveNode) {
 			c.s.included(target)
 			err = c.call(func() error { return c.h.IncludeVirtual(c.w, target) })
 			if err != nil {
-				err = fmt.Errorf("unable to include %q: %w", val, err)
+				err = fmt.Errorf("unable to include \"%s\": %w", val, err)
 			}
 		default:
 			return true
@@ -679,17 +679,22 @@ func (c *pageCtx) doFileInfo(n *directiveNode) {
 		case "virtual":
 			target = c.resolveURI(val)
 		default:
-			c.failf("unknown parameter %q to tag %s", a.name, n.name)
+			c.failf("unknown parameter \"%s\" to tag %s", a.name, n.name)
 			return false
 		}
-		var size int64
-		var mod time.Time
-		if err == nil {
-			c.s.included(target)
-			size, mod, err = c.h.Stat(a.name, target)
-		}
 		if err != nil {
-			c.failf("unable to get information about %q: %v", val, err)
+			c.fail(err.Error())
+			return false
+		}
+		c.s.included(target)
+		size, mod, err := c.h.Stat(a.name, target)
+		if err != nil {
+			// Apache's words: a file it could not find is "looked up".
+			verb := "get"
+			if a.name == "file" {
+				verb = "lookup"
+			}
+			c.failf("unable to %s information about \"%s\": %v", verb, val, err)
 			return false
 		}
 		if n.name == "fsize" {
@@ -795,10 +800,10 @@ func (c *pageCtx) doExec(n *directiveNode) {
 				err = c.h.ExecCGI(c.w, c.resolveURI(uri))
 			}
 			if err != nil {
-				err = fmt.Errorf("invalid CGI ref %q: %w", val, err)
+				err = fmt.Errorf("invalid CGI ref \"%s\": %w", val, err)
 			}
 		default:
-			err = fmt.Errorf("unknown parameter %q to tag exec", a.name)
+			err = fmt.Errorf("unknown parameter \"%s\" to tag exec", a.name)
 		}
 		if c.s.fatal != nil {
 			return false
@@ -910,7 +915,7 @@ func (c *pageCtx) expand(s string, leaveName bool) (string, error) {
 		if i+1 < len(s) && s[i+1] == '{' {
 			end := strings.IndexByte(s[i+2:], '}')
 			if end < 0 {
-				c.h.Error(c.p.Name, c.line, fmt.Sprintf("missing '}' on variable %q", s[i+2:]))
+				c.h.Error(c.p.Name, c.line, fmt.Sprintf("missing '}' on variable \"%s\"", s[i+2:]))
 				return b.String(), nil
 			}
 			key, next, nameEnd = s[i+2:i+2+end], i+3+end, i+2+end
@@ -979,7 +984,7 @@ func (c *pageCtx) match(s, pattern string, icase bool) (bool, error) {
 		// Apache logs the error and, by accident of its C code, counts the
 		// failed compilation as a match (so != is false); the
 		// back-references are left as they were.
-		c.h.Error(c.p.Name, c.line, fmt.Sprintf("unable to compile pattern %q: %v", pattern, err))
+		c.h.Error(c.p.Name, c.line, fmt.Sprintf("unable to compile pattern \"%s\": %v", pattern, err))
 		return true, nil
 	}
 	idx := r.FindStringSubmatchIndex(s)
