@@ -106,6 +106,10 @@ printf 'Status: 201 Created\nContent-Type: text/x-test\nSet-Cookie: a=1\nSet-Coo
 	"cgi-bin/nph-raw.sh": `#!/bin/sh
 printf 'HTTP/1.1 202 Accepted\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n\r\nraw!'
 `,
+	"cgi-bin/nph-linger.sh": `#!/bin/sh
+printf 'HTTP/1.1 201 Created\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n\r\nnph\n'
+sleep 2
+`,
 	"cgi-bin/stderr.sh": `#!/bin/sh
 echo "a warning from the script" >&2
 printf 'Content-Type: text/plain\n\nok'
@@ -486,6 +490,28 @@ func TestCGIRedirectsAndFaults(t *testing.T) {
 	resp, _ = ts.do("POST", "/cgi-bin/echo-body.sh", strings.NewReader(big))
 	if resp.StatusCode != 413 {
 		t.Errorf("body over the limit: %d, want 413", resp.StatusCode)
+	}
+}
+
+// TestNPHClientLeaves: a client that leaves once it has an nph- script's
+// whole response, while the script still runs, is logged with the status
+// the script sent.
+func TestNPHClientLeaves(t *testing.T) {
+	ts := startCGIServerTop(t, "[log]\naccess = \"logs/access_log\"\nerror = \"-\"\n", "")
+	rc := ts.dial()
+	rc.send("GET /cgi-bin/nph-linger.sh HTTP/1.1\r\nHost: x\r\n\r\n")
+	if resp, body := rc.read("GET"); resp.StatusCode != 201 || body != "nph\n" {
+		t.Fatalf("%d %q", resp.StatusCode, body)
+	}
+	rc.nc.Close()
+	time.Sleep(200 * time.Millisecond)
+	ts.flushLogs()
+	lines := readLogs(t, filepath.Join(ts.dir, "logs", "access_log"))
+	if len(lines) != 1 {
+		t.Fatalf("%d lines", len(lines))
+	}
+	if m := combinedRE.FindStringSubmatch(lines[0]); m == nil || m[6] != "201" {
+		t.Errorf("line %q, want status 201", lines[0])
 	}
 }
 

@@ -187,8 +187,12 @@ func (c *conn) runScript(s *site, sc *script, _ int) {
 		return
 	case errors.Is(err, cgi.ErrAborted), errors.Is(err, errClientGone), errors.Is(err, errBodyCut):
 		// The client is gone (or the server is stopping): send nothing.
+		// An nph- script's status, if it sent one, is what is logged.
 		c.closeAfter = true
 		c.broken = true
+		if w.raw {
+			c.resp.status = c.cgiStatus
+		}
 		return
 	case res.HeaderSent:
 		// Too late for an error page: end the connection without the
