@@ -127,11 +127,12 @@ func openDirFD(dir string) int {
 // openFile opens rel below the document root. With one openat2(2) call,
 // RESOLVE_BENEATH refusing any path (symbolic links included) that would
 // leave the root, as os.Root does with a system call per path element;
-// os.Root where openat2 is not available.
+// os.Root where openat2 is not available. Either way the file is opened
+// with O_NONBLOCK, as openFD says why.
 func (s *site) openFile(rel string) (*os.File, error) {
 	fd, ok, err := s.openFD(rel)
 	if !ok {
-		return s.fs().Open(rel)
+		return s.fs().OpenFile(rel, os.O_RDONLY|unix.O_NONBLOCK, 0)
 	}
 	if err != nil {
 		return nil, err
@@ -142,6 +143,12 @@ func (s *site) openFile(rel string) (*os.File, error) {
 // openFD opens rel below the document root with openat2(2) and returns the
 // descriptor. ok is false when openat2 is not available: the caller then
 // goes through os.Root.
+//
+// The file is opened with O_NONBLOCK: opening a named pipe would otherwise
+// wait for a writer, holding the request, its max_clients slot and an OS
+// thread for as long as none comes. Regular files and folders ignore the
+// flag, so their reads are as before; anything else is refused by its
+// fstat (403) where a request serves it.
 func (s *site) openFD(rel string) (fd int, ok bool, err error) {
 	if strings.IndexByte(rel, 0) >= 0 {
 		// A name no file can have (requests cannot carry one; cleanPath
@@ -153,7 +160,7 @@ func (s *site) openFD(rel string) (fd int, ok bool, err error) {
 		return -1, false, nil
 	}
 	how := unix.OpenHow{
-		Flags:   unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NOCTTY,
+		Flags:   unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NOCTTY | unix.O_NONBLOCK,
 		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS,
 	}
 	for {

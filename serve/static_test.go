@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 var siteFiles = map[string]string{
@@ -564,5 +566,49 @@ func TestListenIPv6(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	if string(b) != "six" {
 		t.Errorf("over IPv6: %q", b)
+	}
+}
+
+// TestNamedPipe: a named pipe in the document root is refused at once
+// (403, as other files that are not regular), not opened and waited on
+// until a writer comes.
+func TestNamedPipe(t *testing.T) {
+	for _, conf := range []string{"", "[cache]\nenabled = false\n"} {
+		ts := startServer(t, conf, siteFiles)
+		pipe := filepath.Join(ts.root, "pipe.txt")
+		must(t, unix.Mkfifo(pipe, 0o644))
+		t.Cleanup(func() {
+			// Let a reader that waits in open(2) go, should one.
+			if fd, err := unix.Open(pipe, unix.O_WRONLY|unix.O_NONBLOCK, 0); err == nil {
+				unix.Close(fd)
+			}
+		})
+		for _, method := range []string{"GET", "HEAD"} {
+			rc := ts.dial()
+			rc.nc.SetDeadline(time.Now().Add(3 * time.Second))
+			rc.send(method + " /pipe.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+			if resp, _ := rc.read(method); resp.StatusCode != 403 {
+				t.Errorf("%q: %s of a named pipe: %d, want 403", conf, method, resp.StatusCode)
+			}
+		}
+		// Both resolvers open it without waiting for a writer.
+		for _, dirFD := range []int{openDirFD(ts.root), -1} {
+			done := make(chan int, 1)
+			go func() {
+				f, st := resolveRaw(ts.srv.state.Load().def.fs(), dirFD, make([]byte, 0, 64), []byte("/pipe.txt"))
+				if f != nil {
+					f.Close()
+				}
+				done <- st
+			}()
+			select {
+			case <-done:
+			case <-time.After(3 * time.Second):
+				t.Fatalf("opening a named pipe (dirFD %d) waits for a writer", dirFD)
+			}
+			if dirFD >= 0 {
+				unix.Close(dirFD)
+			}
+		}
 	}
 }
