@@ -163,13 +163,22 @@ func (s *site) openFD(rel string) (fd int, ok bool, err error) {
 		Flags:   unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NOCTTY | unix.O_NONBLOCK,
 		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS,
 	}
-	for {
+	for again := 0; ; {
 		fd, err := unix.Openat2(int(dir), rel, &how)
 		switch err {
 		case nil:
 			return fd, true, nil
-		case unix.EINTR, unix.EAGAIN:
+		case unix.EINTR:
 			continue
+		case unix.EAGAIN:
+			// A rename or mount raced with RESOLVE_BENEATH's walk: try
+			// again. With O_NONBLOCK, EAGAIN is also a lease (F_SETLEASE)
+			// that another process holds on the file, which may last
+			// seconds: no spinning on that.
+			if again++; again < maxOpenRetries {
+				continue
+			}
+			return -1, true, &os.PathError{Op: "openat2", Path: rel, Err: err}
 		case unix.ENOSYS, unix.EPERM:
 			if err == unix.EPERM {
 				// A seccomp filter answers EPERM for unknown calls; a real
@@ -191,6 +200,9 @@ func (s *site) openFD(rel string) (fd int, ok bool, err error) {
 		}
 	}
 }
+
+// maxOpenRetries bounds the openat2 calls of one open that answer EAGAIN.
+const maxOpenRetries = 8
 
 // errPathEscapes is a path that would leave the document root.
 var errPathEscapes = errors.New("path escapes from parent")

@@ -612,3 +612,26 @@ func TestNamedPipe(t *testing.T) {
 		}
 	}
 }
+
+// TestLeasedFile: a file another process holds a write lease on answers
+// at once (opening it without waiting is refused while the lease is
+// broken), rather than keep a request spinning or waiting.
+func TestLeasedFile(t *testing.T) {
+	ts := startServer(t, "", map[string]string{"leased.txt": "leased"})
+	f, err := os.OpenFile(filepath.Join(ts.root, "leased.txt"), os.O_WRONLY, 0)
+	must(t, err)
+	defer f.Close()
+	if _, err := unix.FcntlInt(f.Fd(), unix.F_SETLEASE, unix.F_WRLCK); err != nil {
+		t.Skipf("no lease: %v", err)
+	}
+	rc := ts.dial()
+	rc.nc.SetDeadline(time.Now().Add(3 * time.Second))
+	rc.send("GET /leased.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+	if resp, _ := rc.read("GET"); resp.StatusCode == 200 {
+		t.Errorf("a leased file: 200, want an error while the lease holds")
+	}
+	unix.FcntlInt(f.Fd(), unix.F_SETLEASE, unix.F_UNLCK)
+	if resp, body := ts.get("/leased.txt"); resp.StatusCode != 200 || body != "leased" {
+		t.Errorf("after the lease: %d %q", resp.StatusCode, body)
+	}
+}
