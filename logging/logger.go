@@ -23,7 +23,7 @@ type Logger struct {
 	errs    *sink
 	errLog  *slog.Logger
 	report  *slog.Logger // stderr, for problems with the logs themselves
-	created []string     // folders New created, for Chown
+	created []dirID      // folders New created, for Chown
 
 	closeOnce sync.Once
 	closeErr  error
@@ -96,6 +96,13 @@ func (l *Logger) openFile(path string, std *os.File, o Options) (*logFile, error
 	if lf.lum, err = acquire(path, o); err != nil {
 		return nil, fmt.Errorf("logging: %w", err)
 	}
+	for i := range l.created {
+		if l.created[i].path == filepath.Dir(path) {
+			lf.lum.mu.Lock()
+			lf.lum.home = &l.created[i]
+			lf.lum.mu.Unlock()
+		}
+	}
 	if err := lf.open(); err != nil {
 		lf.close()
 		return nil, fmt.Errorf("logging: %w", err)
@@ -164,11 +171,17 @@ func (l *Logger) Reopen() error { return l.each(request{op: opReopen}) }
 
 // Chown hands the logs to the user pwebs is about to drop to, while it still
 // runs as root, so that rotation and reopening keep working afterwards: it
-// changes the owner of the folders New created, of both live files and of
-// their rotated files. It never changes the owner of a folder it did not
+// changes the owner of both live files and their rotated files, then of the
+// folders New created. It never changes the owner of a folder it did not
 // create (such as /var/log); if such a folder is not writable by uid, Chown
 // returns an error naming it, because rotation would fail once privileges are
 // dropped. A uid or gid of -1 is left unchanged.
+//
+// It hands over only what this process made, and follows no symbolic link:
+// a log file that existed before and is not uid's already (one of root's,
+// that the user who may write the folder could have moved there) keeps its
+// owner, with an error naming it; so does a file with several names, or a
+// folder replaced since New created it. See lumber.chown.
 //
 // Chown is also what keeps lumberjack's rotation working after the drop: it
 // gives the new live file the owner and group of the old one (and a .gz
@@ -176,14 +189,18 @@ func (l *Logger) Reopen() error { return l.each(request{op: opReopen}) }
 // Chown has run, they are uid and gid, the process's own. With a gid of -1,
 // the files keep their group, which must then be one of the user's groups.
 func (l *Logger) Chown(uid, gid int) error {
-	var errs []error
+	// The files first: a folder that only root may write yet shows that
+	// the files in it are this process's.
+	errs := []error{l.each(request{op: opChown, uid: uid, gid: gid})}
 	for _, d := range l.created {
-		errs = append(errs, os.Chown(d, uid, gid))
+		errs = append(errs, d.chown(uid, gid))
 	}
-	errs = append(errs, l.each(request{op: opChown, uid: uid, gid: gid}))
 	for _, s := range []*sink{l.access, l.errs} {
 		if s == nil || s.file.std != nil {
 			continue
+		}
+		if fi, err := os.Stat(s.file.path); err == nil && !fi.Mode().IsRegular() {
+			continue // /dev/null, a FIFO: never rotated, so its folder does not matter
 		}
 		dir := filepath.Dir(s.file.path)
 		if ok, err := writableBy(dir, uid, gid); err != nil {

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
 	"gopkg.in/natefinch/lumberjack.v2"
 )
 
@@ -88,6 +89,13 @@ var lumbers = struct {
 // keeps its own descriptor of the live file (lumberjack's is hidden) to see
 // whether the file was removed, to take a partial line back out of it and to
 // hand it to another user.
+//
+// A process running as root never lets lumberjack open, create or rotate
+// the file in a folder another user may write (see held): lumberjack opens
+// by name, following symbolic links, so that user could have it append to,
+// truncate or chown any file of the system. Until the process drops root,
+// such a log is written through the descriptor that open checked, and
+// rotates afterwards.
 type lumber struct {
 	path string // absolute
 
@@ -100,6 +108,8 @@ type lumber struct {
 	keep     int                  // rotated files kept; 0 keeps none
 	compress bool
 	watch    *os.File    // the live file, when open; lj's file is open only when it is
+	made     bool        // open created watch's file
+	home     *dirID      // the live file's folder, when a Logger of this process created it
 	size     int64       // bytes in the live file, as far as this process knows
 	lastRot  int64       // when the last rotation began, in Unix milliseconds
 	waiting  bool        // rotated files may wait to be compressed or removed
@@ -221,8 +231,8 @@ func (l *lumber) release() (closeErr, millErr error) {
 }
 
 // open opens (creating folders and the file if needed) the live file for
-// appending. It is a no-op when the file is already open. lumberjack opens
-// the path itself on the next write.
+// appending, through openLive. It is a no-op when the file is already open.
+// lumberjack opens the path itself on the next write, unless held.
 func (l *lumber) open() error {
 	if l.watch != nil {
 		return nil
@@ -230,7 +240,7 @@ func (l *lumber) open() error {
 	if _, err := mkdirs(filepath.Dir(l.path)); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, filePerm)
+	f, created, err := openLive(l.path, l.limit > 0)
 	if err != nil {
 		return err
 	}
@@ -239,12 +249,94 @@ func (l *lumber) open() error {
 		f.Close()
 		return err
 	}
-	if !fi.Mode().IsRegular() && l.limit > 0 {
-		f.Close()
-		return fmt.Errorf("%s is not a regular file, so it cannot be rotated (set rotate_size = 0)", l.path)
-	}
-	l.watch, l.size = f, fi.Size()
+	l.watch, l.made, l.size = f, created, fi.Size()
 	return nil
+}
+
+// maxOpenTries bounds the attempts of openLive when the file is removed
+// between its finding that the file exists and its opening it.
+const maxOpenTries = 3
+
+// openLive opens the live file at path for appending, creating it with
+// filePerm when it does not exist, and reports whether it created it. It
+// never follows a symbolic link (the user pwebs hands the logs to may write
+// their folder, and could point a link at any file while pwebs still runs as
+// root), never blocks on a FIFO with no reader, and refuses a regular file
+// with other names (a hard link to another file) and anything but a regular
+// file, a character device (/dev/null) or a FIFO; those two only when the
+// log is not rotating.
+func openLive(path string, rotating bool) (f *os.File, created bool, err error) {
+	const flags = unix.O_WRONLY | unix.O_APPEND | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC
+	fd := -1
+	for try := 1; fd < 0; try++ {
+		fd, err = unix.Open(path, flags|unix.O_CREAT|unix.O_EXCL, filePerm)
+		created = err == nil
+		if errors.Is(err, unix.EEXIST) {
+			fd, err = unix.Open(path, flags, 0)
+			if errors.Is(err, unix.ENOENT) && try < maxOpenTries {
+				continue // removed meanwhile: create it
+			}
+		}
+		switch {
+		case errors.Is(err, unix.ELOOP):
+			return nil, false, fmt.Errorf("%s is a symbolic link: pwebs does not follow one to open a log; name the file itself", path)
+		case errors.Is(err, unix.ENXIO):
+			if fi, lerr := os.Lstat(path); lerr == nil && fi.Mode().Type() == fs.ModeNamedPipe {
+				return nil, false, fmt.Errorf("%s is a FIFO that no process reads", path)
+			}
+			return nil, false, fmt.Errorf("%s is not a regular file", path)
+		case err != nil:
+			return nil, false, &fs.PathError{Op: "open", Path: path, Err: err}
+		}
+	}
+	var st unix.Stat_t
+	err = unix.Fstat(fd, &st)
+	switch kind := st.Mode & unix.S_IFMT; {
+	case err != nil:
+		err = &fs.PathError{Op: "stat", Path: path, Err: err}
+	case kind == unix.S_IFREG && st.Nlink > 1:
+		err = fmt.Errorf("%s has %d hard links: pwebs does not write a log that is also another file", path, st.Nlink)
+	case kind == unix.S_IFREG:
+	case kind != unix.S_IFCHR && kind != unix.S_IFIFO:
+		err = fmt.Errorf("%s is not a regular file", path)
+	case rotating:
+		err = fmt.Errorf("%s is not a regular file, so it cannot be rotated (set rotate_size = 0)", path)
+	}
+	if err == nil {
+		err = unix.SetNonblock(fd, false)
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, false, err
+	}
+	return os.NewFile(uintptr(fd), path), created, nil
+}
+
+// held reports whether lumberjack must be left alone: the process runs as
+// root and the live file's folder may be written by another user (see the
+// type's comment). It is asked before each use of lumberjack, so that the
+// log rotates as soon as the process has dropped root. l.mu is held.
+func (l *lumber) held() bool {
+	return os.Geteuid() == 0 && !rootOnly(filepath.Dir(l.path))
+}
+
+// rootOnly reports whether dir is a folder only root may write to, so that
+// nothing in it was made by another user.
+func rootOnly(dir string) bool {
+	fi, err := os.Stat(dir)
+	if err != nil || !fi.IsDir() {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && st.Uid == 0 && fi.Mode().Perm()&0o022 == 0
+}
+
+// ljWrite writes b through lumberjack, which opens the live file first
+// when it is not open and then runs its mill. l.mu is held and the log is
+// not held.
+func (l *lumber) ljWrite(b []byte) (int, error) {
+	l.started = true
+	return l.lj.Write(b)
 }
 
 // close closes the live file, lumberjack's descriptor and ours.
@@ -257,17 +349,16 @@ func (l *lumber) close() error {
 	return err
 }
 
-// start opens the live file and has lumberjack open it too, which starts
-// its mill on what an earlier run left, rotated files to remove, and wakes
-// the compressor for rotated files to compress. Errors are left for the
-// first write to find.
+// start opens the live file and, unless held, has lumberjack open it too,
+// which starts its mill on what an earlier run left, rotated files to
+// remove; and it wakes the compressor for rotated files to compress. Errors
+// are left for the first write to find.
 func (l *lumber) start() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.open() == nil {
-		l.lj.Write(nil)
+	if l.open() == nil && !l.held() {
+		l.ljWrite(nil)
 	}
-	l.started = true
 	if l.limit > 0 && l.keep == 0 {
 		l.removeBackups()
 	}
@@ -284,7 +375,10 @@ func (l *lumber) reopen() error {
 	if err2 := l.open(); err2 != nil {
 		return errors.Join(err, err2)
 	}
-	_, err2 := l.lj.Write(nil)
+	if l.held() {
+		return err
+	}
+	_, err2 := l.ljWrite(nil)
 	return errors.Join(err, err2)
 }
 
@@ -312,17 +406,19 @@ func (l *lumber) checkLinked() {
 // returns how many bytes of b are on disk, always a whole number of lines,
 // and the error that stopped it; each rotation tried leaves its result in
 // *rotateErr. A failed rotation does not stop writing: the file grows past
-// the limit until a rotation works.
+// the limit until a rotation works. A held log is written through our own
+// descriptor and grows past the limit until it is no longer held.
 func (l *lumber) write(b []byte, rotateErr *error) (n int, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	rotateFailed := false
+	held := l.held()
 	for n < len(b) {
 		if err := l.open(); err != nil {
 			return n, err
 		}
 		chunk := b[n:]
-		if l.limit > 0 && !rotateFailed && l.size+int64(len(chunk)) > l.limit {
+		if l.limit > 0 && !held && !rotateFailed && l.size+int64(len(chunk)) > l.limit {
 			room := l.limit - l.size
 			end := -1
 			if room > 0 {
@@ -340,7 +436,12 @@ func (l *lumber) write(b []byte, rotateErr *error) (n int, err error) {
 				chunk = chunk[:end+1]
 			}
 		}
-		w, err := l.lj.Write(chunk)
+		var w int
+		if held {
+			w, err = l.watch.Write(chunk)
+		} else {
+			w, err = l.ljWrite(chunk)
+		}
 		l.size += int64(w)
 		n += w
 		if err != nil {
@@ -408,7 +509,7 @@ func (l *lumber) rotate() error {
 // compressed, without being written. Other file systems need nothing and
 // lose nothing.
 func clearAutoDaAlloc(path string) {
-	if f, err := os.Open(path); err == nil {
+	if f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0); err == nil {
 		f.Close()
 	}
 }
@@ -559,26 +660,86 @@ func (l *lumber) late() error {
 // chown hands the live file and the rotated files to uid and gid, once the
 // compressor has finished (the next rotation starts it again) and
 // lumberjack's mill has settled, so that no file being compressed escapes.
+// Only files this process made change owner: the live file when open
+// created it, and every file when they sit in the folder a Logger of this
+// process created, as long as only root may write it (nothing in it was
+// then made by anyone else). A file that another user could have put there
+// (a file of root's moved in by the user who may write the folder) is
+// never handed over: that is an error naming it. Files already uid's only
+// get gid. Neither a symbolic link nor a file with other names is followed.
 func (l *lumber) chown(uid, gid int) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var errs []error
-	if l.watch != nil {
-		errs = append(errs, l.watch.Chown(uid, gid))
-	}
 	l.haltCompressor()
 	l.settle()
+	ours := l.inHome()
+	var errs []error
+	if l.watch != nil {
+		errs = append(errs, handOver(l.watch, uid, gid, ours || l.made))
+	}
 	list, err := backups(l.path)
 	errs = append(errs, err)
 	for _, b := range list {
 		if b.plain {
-			errs = append(errs, os.Lchown(b.name, uid, gid))
+			errs = append(errs, handOverName(b.name, uid, gid, ours))
 		}
 		if b.gz {
-			errs = append(errs, os.Lchown(b.name+".gz", uid, gid))
+			errs = append(errs, handOverName(b.name+".gz", uid, gid, ours))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// inHome reports whether the live file's folder is the one a Logger of this
+// process created, and only root may still write it. l.mu is held.
+func (l *lumber) inHome() bool {
+	if l.home == nil {
+		return false
+	}
+	dir := filepath.Dir(l.path)
+	fi, err := os.Lstat(dir)
+	if err != nil || !l.home.is(fi) {
+		return false
+	}
+	return rootOnly(dir)
+}
+
+// handOverName is handOver of the file at name, opened without following
+// a symbolic link; a file removed meanwhile is not an error.
+func handOverName(name string, uid, gid int, ours bool) error {
+	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			return fmt.Errorf("logging: %s is a symbolic link: not handed over", name)
+		}
+		return ignoreNotExist(err)
+	}
+	defer f.Close()
+	return handOver(f, uid, gid, ours)
+}
+
+// handOver gives the file f to uid and gid when it is a regular file with
+// no other name and ours, or already uid's. Other files (/dev/null, a FIFO)
+// are left as they are.
+func handOver(f *os.File, uid, gid int, ours bool) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || !fi.Mode().IsRegular() {
+		return nil
+	}
+	theirs := uid >= 0 && int(st.Uid) == uid
+	switch {
+	case st.Nlink > 1:
+		return fmt.Errorf("logging: %s has %d hard links: not handed over", f.Name(), st.Nlink)
+	case theirs && (gid < 0 || int(st.Gid) == gid):
+		return nil
+	case !theirs && !ours:
+		return fmt.Errorf("logging: %s belongs to uid %d, and pwebs hands over only the log files it made: give it to uid %d or remove it, or it cannot be rotated", f.Name(), st.Uid, uid)
+	}
+	return f.Chown(uid, gid)
 }
 
 // open opens the log at lf.path; see lumber.open.
@@ -631,7 +792,8 @@ func (lf *logFile) close() (err, millErr error) {
 	return lum.release()
 }
 
-// chown hands the live file and the rotated files to uid and gid.
+// chown hands the live file and the rotated files to uid and gid; see
+// lumber.chown.
 func (lf *logFile) chown(uid, gid int) error {
 	if lf.lum == nil {
 		return nil
@@ -658,9 +820,50 @@ func exists(name string) bool {
 	return !errors.Is(err, fs.ErrNotExist)
 }
 
+// dirID is a folder mkdirs created, with its identity, so that what is
+// done later to the folder by name is done to that folder and to nothing
+// put in its place.
+type dirID struct {
+	path     string
+	dev, ino uint64
+}
+
+// is reports whether fi, from Lstat, describes the folder d.
+func (d *dirID) is(fi fs.FileInfo) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && fi.IsDir() && uint64(st.Dev) == d.dev && st.Ino == d.ino
+}
+
+// chown gives the folder d to uid and gid, unless it is no longer d: a
+// symbolic link or another folder put in its place is left alone, with an
+// error.
+func (d *dirID) chown(uid, gid int) error {
+	replaced := fmt.Errorf("logging: folder %s was replaced since pwebs created it: not handed over", d.path)
+	f, err := os.OpenFile(d.path, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW, 0)
+	if errors.Is(err, syscall.ELOOP) || errors.Is(err, syscall.ENOTDIR) {
+		return replaced
+	}
+	if err != nil {
+		return fmt.Errorf("logging: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("logging: %w", err)
+	}
+	if !d.is(fi) {
+		return replaced
+	}
+	if err := f.Chown(uid, gid); err != nil {
+		return fmt.Errorf("logging: %w", err)
+	}
+	return nil
+}
+
 // mkdirs creates dir and any missing parents with dirPerm, and returns the
-// folders it created, parents first.
-func mkdirs(dir string) ([]string, error) {
+// folders it created, parents first. A folder made meanwhile by someone
+// else is not among them.
+func mkdirs(dir string) ([]dirID, error) {
 	fi, err := os.Stat(dir)
 	if err == nil {
 		if !fi.IsDir() {
@@ -668,16 +871,27 @@ func mkdirs(dir string) ([]string, error) {
 		}
 		return nil, nil
 	}
-	var created []string
+	var created []dirID
 	if parent := filepath.Dir(dir); parent != dir {
 		if created, err = mkdirs(parent); err != nil {
 			return created, err
 		}
 	}
-	if err := os.Mkdir(dir, dirPerm); err != nil && !errors.Is(err, fs.ErrExist) {
+	if err := os.Mkdir(dir, dirPerm); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return created, nil
+		}
 		return created, err
 	}
-	return append(created, dir), nil
+	fi, err = os.Lstat(dir)
+	if err != nil {
+		return created, err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || !fi.IsDir() {
+		return created, nil
+	}
+	return append(created, dirID{path: dir, dev: uint64(st.Dev), ino: st.Ino}), nil
 }
 
 // backup is one rotated file, compressed or not, or both while compressing.

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/pwebs/pwebs/conf"
 )
 
@@ -995,4 +997,228 @@ func TestCompressKeepsAttributes(t *testing.T) {
 		t.Errorf("got gzip ModTime %v, want %v", zr.ModTime, mtime)
 	}
 	checkNoTemps(t, path)
+}
+
+// TestOpenRefuses checks what a log is never opened as: a symbolic link
+// (whoever may write the log's folder could point it at any file), a file
+// with other names, a FIFO nobody reads (the open must not block) and a
+// socket. The file reached is left untouched.
+func TestOpenRefuses(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "target")
+	if err := os.WriteFile(target, []byte("root:secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		make   func(path string) error
+		rotate bool
+		want   string
+	}{
+		{"symbolic link", func(p string) error { return os.Symlink(target, p) }, true, "is a symbolic link"},
+		{"symbolic link, not rotating", func(p string) error { return os.Symlink(target, p) }, false, "is a symbolic link"},
+		{"dangling symbolic link", func(p string) error { return os.Symlink(filepath.Join(dir, "nowhere"), p) }, true, "is a symbolic link"},
+		{"hard link", func(p string) error { return os.Link(target, p) }, true, "has 2 hard links"},
+		{"FIFO with no reader", func(p string) error { return syscall.Mkfifo(p, 0o600) }, false, "FIFO that no process reads"},
+		{"socket", func(p string) error { return syscall.Mknod(p, syscall.S_IFSOCK|0o600, 0) }, false, "not a regular file"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := testOptions(filepath.Join(dir, itoa(i)))
+			if !tt.rotate {
+				o.RotateSize = 0
+			}
+			if err := os.MkdirAll(filepath.Dir(o.Access), 0o750); err != nil {
+				t.Fatal(err)
+			}
+			if err := tt.make(o.Access); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() {
+				l, err := New(o)
+				if err == nil {
+					l.Close()
+				}
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), o.Access) {
+					t.Errorf("got %v, want an error naming %s that says %q", err, o.Access, tt.want)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("New blocked")
+			}
+			if got := readLog(t, target); got != "root:secret\n" {
+				t.Errorf("the file reached was written: %q", got)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "nowhere")); err == nil {
+				t.Error("the dangling link's target was created")
+			}
+		})
+	}
+}
+
+// TestChownOnlyOwnFiles is a start as root in a log folder that the user
+// pwebs drops to may write: that user could have replaced the logs before
+// the start. Chown hands over the files this process made and what is
+// already the user's, and nothing else: not a file of root's moved there,
+// not a character device, not what a symbolic link points to.
+func TestChownOnlyOwnFiles(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to give files to another user")
+	}
+	const nobody = 65534
+	dir := t.TempDir()
+	o := testOptions(dir)
+	logs := filepath.Dir(o.Access)
+	if err := os.Mkdir(logs, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(logs, nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	// A file of root's that the user moved in as the live access log, and
+	// one as a rotated file; a rotated file of the user's, in root's group.
+	secret := []byte("root:secret\n")
+	rotated := backupName(o.Access, time.Now().Add(-time.Hour))
+	theirs := backupName(o.Access, time.Now().Add(-2*time.Hour))
+	for _, f := range []string{o.Access, rotated, theirs} {
+		if err := os.WriteFile(f, secret, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chown(theirs, nobody, 0); err != nil {
+		t.Fatal(err)
+	}
+	// A character device as a second log: /dev/null's numbers, in dir.
+	null := filepath.Join(dir, "null")
+	if err := syscall.Mknod(null, syscall.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
+		t.Fatal(err)
+	}
+	o.Error, o.RotateSize, o.Compress = null, 0, false
+
+	l, _ := newTestLogger(t, o)
+	err := l.Chown(nobody, nobody)
+	for _, want := range []string{o.Access + " belongs to uid 0", rotated + " belongs to uid 0"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("got %v, want an error saying %q", err, want)
+		}
+	}
+	if err != nil && strings.Contains(err.Error(), null) {
+		t.Errorf("got %v, want nothing about %s, which is never rotated", err, null)
+	}
+	for f, want := range map[string]int{o.Access: 0, rotated: 0, theirs: nobody, null: 0, logs: nobody} {
+		if got := owner(t, f); got != want {
+			t.Errorf("%s: got owner %d, want %d", f, got, want)
+		}
+	}
+	fi, err := os.Stat(theirs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gid := fi.Sys().(*syscall.Stat_t).Gid; gid != nobody {
+		t.Errorf("%s: got group %d, want %d (the user's file gets the group)", theirs, gid, nobody)
+	}
+
+	// A live file that the Logger created is the user's once handed over.
+	if err := os.Remove(o.Access); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Reopen(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Chown(nobody, nobody); err != nil && strings.Contains(err.Error(), o.Access+" ") {
+		t.Errorf("the file the Logger created: %v", err)
+	}
+	if got := owner(t, o.Access); got != nobody {
+		t.Errorf("%s, created by the Logger: got owner %d, want %d", o.Access, got, nobody)
+	}
+}
+
+// TestChownFolderReplaced checks that a folder New created is handed over
+// only if it is still that folder: one replaced by a symbolic link (by a
+// user who may write the folder above it) is not followed.
+func TestChownFolderReplaced(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to give files to another user")
+	}
+	const nobody = 65534
+	dir := t.TempDir()
+	site := filepath.Join(dir, "site")
+	precious := filepath.Join(dir, "precious")
+	for _, d := range []string{site, precious} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chown(site, nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	o := testOptions(site)
+	l, _ := newTestLogger(t, o)
+	logs := filepath.Dir(o.Access)
+	if err := os.Rename(logs, filepath.Join(site, "moved")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(precious, logs); err != nil {
+		t.Fatal(err)
+	}
+	err := l.Chown(nobody, nobody)
+	if err == nil || !strings.Contains(err.Error(), "folder "+logs+" was replaced") {
+		t.Errorf("got %v, want an error saying the folder was replaced", err)
+	}
+	if got := owner(t, precious); got != 0 {
+		t.Errorf("the folder the link points to was given to uid %d", got)
+	}
+	// The files the Logger created are handed over where they are.
+	if got := owner(t, filepath.Join(site, "moved", "access_log")); got != nobody {
+		t.Errorf("the access log the Logger created: got owner %d, want %d", got, nobody)
+	}
+}
+
+// TestHeldWhileRoot checks that a process running as root never lets
+// lumberjack open or rotate a log by name in a folder another user may
+// write: the log is written through the descriptor checked when it was
+// opened, and grows past rotate_size instead of rotating, until the process
+// drops root (TestRotationAfterPrivilegeDrop checks the rotations after).
+// In a folder only root may write, it rotates as usual.
+func TestHeldWhileRoot(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root")
+	}
+	for _, tt := range []struct {
+		name    string
+		owner   int
+		rotates bool
+	}{{"user's folder", 65534, false}, {"root's folder", 0, true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			o := testOptions(t.TempDir())
+			o.RotateSize, o.Compress = 1<<10, false
+			logs := filepath.Dir(o.Access)
+			if err := os.Mkdir(logs, 0o750); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chown(logs, tt.owner, tt.owner); err != nil {
+				t.Fatal(err)
+			}
+			l, stderr := newTestLogger(t, o)
+			for i := range 30 {
+				l.Access(recordN(0, i))
+			}
+			if err := l.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			if got := len(allLines(t, o.Access)); got != 30 {
+				t.Errorf("got %d lines, want 30", got)
+			}
+			if files := logFiles(t, o.Access); (len(files) > 1) != tt.rotates {
+				t.Errorf("got files %q, want rotations: %v", files, tt.rotates)
+			}
+			if s := stderr.String(); s != "" {
+				t.Errorf("got reports %q, want none", s)
+			}
+		})
+	}
 }

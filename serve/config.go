@@ -758,6 +758,11 @@ func (c *Config) validate(p *problems) {
 		if lp == "" || lp == "-" {
 			continue
 		}
+		if fi, err := os.Lstat(lp); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			// Whoever may write the log's folder could point it at any
+			// file that pwebs, started as root, would then append to.
+			p.add(key, "%s is a symbolic link, which pwebs does not follow for a log: name the file itself", lp)
+		}
 		for _, r := range roots {
 			if r != "" && within(lp, r) {
 				p.add(key, "%s is inside the document root %s, where anyone could read it", lp, r)

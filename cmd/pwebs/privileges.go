@@ -217,10 +217,14 @@ func checksAfterDrop(cfg *serve.Config) []string {
 			continue
 		}
 		// A log that is not a regular file (/dev/null, a FIFO) is never
-		// rotated: only the file itself must be writable.
-		if fi, err := os.Stat(p); err == nil && !fi.Mode().IsRegular() {
+		// rotated: only the file itself must be writable. A log file that
+		// exists must be writable too: pwebs hands over only the files it
+		// creates.
+		if fi, err := os.Stat(p); err == nil {
 			checks = append(checks, "f:"+p)
-			continue
+			if !fi.Mode().IsRegular() {
+				continue
+			}
 		}
 		// A folder pwebs creates is given to the user; one that exists
 		// must be writable by it.

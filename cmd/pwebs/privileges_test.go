@@ -198,6 +198,15 @@ func TestCheckAsUser(t *testing.T) {
 		!strings.Contains(stderr, "user nobody cannot write to "+filepath.Join(dir, "logs")) {
 		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
+	// A log folder of the user's holding a log file of root's, which
+	// pwebs does not hand over.
+	os.Chmod(filepath.Join(dir, "htdocs"), 0o755)
+	os.Chown(filepath.Join(dir, "logs"), 65534, 65534)
+	os.WriteFile(filepath.Join(dir, "logs", "access_log"), nil, 0o600)
+	_, stderr, code = runCmd(t, dir, "-t")
+	if code != 1 || !strings.Contains(stderr, "user nobody cannot write to "+filepath.Join(dir, "logs", "access_log")) {
+		t.Errorf("a log file of root's: exit %d, stderr %q", code, stderr)
+	}
 }
 
 // TestNotRoot runs pwebs as an ordinary user: user and group are ignored
@@ -284,5 +293,39 @@ max_memory = "1GiB"
 	code, body := fetch(t, "http://"+addr+"/cgi-bin/peek.sh")
 	if code != 200 || body != "environ refused\nmaps refused\n" {
 		t.Errorf("a script reading pwebs's /proc entries: %d %q, want both refused (stderr %s)", code, body, stderr.String())
+	}
+}
+
+// TestLogSymlinkRefused is a log replaced by a symbolic link to a file of
+// root's, by the user pwebs serves as, before a start as root: pwebs must
+// refuse it, naming it, and neither write to the file it points to nor
+// give that file away.
+func TestLogSymlinkRefused(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "htdocs"), 0o755)
+	logs := filepath.Join(dir, "logs")
+	os.Mkdir(logs, 0o750)
+	must(t, os.Chown(logs, 65534, 65534))
+	target := filepath.Join(dir, "shadow")
+	must(t, os.WriteFile(target, []byte("root:secret\n"), 0o600))
+	link := filepath.Join(logs, "access_log")
+	must(t, os.Symlink(target, link))
+	addr := freePort(t)
+	os.WriteFile(filepath.Join(dir, "pwebs.conf"), []byte(serveAs(t, dir)+fmt.Sprintf("listen = [%q]\ndocument_root = \"htdocs\"\n", addr)), 0o644)
+
+	for _, args := range [][]string{{"-t"}, nil} {
+		_, stderr, code := runCmd(t, dir, args...)
+		if code != 1 || !strings.Contains(stderr, link+" is a symbolic link") {
+			t.Errorf("%v: exit %d, stderr %q, want an error naming %s", args, code, stderr, link)
+		}
+	}
+	if b, _ := os.ReadFile(target); string(b) != "root:secret\n" {
+		t.Errorf("the file the link points to was written: %q", b)
+	}
+	fi, err := os.Stat(target)
+	must(t, err)
+	if uid := fi.Sys().(*syscall.Stat_t).Uid; uid != 0 {
+		t.Errorf("the file the link points to was given to uid %d", uid)
 	}
 }
