@@ -428,8 +428,19 @@ func (r *ssiRun) goStreaming() error {
 	return nil
 }
 
-// IncludeFile writes the file at URL path p.
-func (r *ssiRun) IncludeFile(w io.Writer, p string) error { return r.include(w, p, 0) }
+// IncludeFile writes the file at URL path p. p names a file as it is,
+// as Apache's include file does: a '?', a '#' or a '%' in it is part of
+// the name.
+func (r *ssiRun) IncludeFile(w io.Writer, p string) error { return r.include(w, literalPath(p), 0) }
+
+// literalPath escapes what resolveSub would otherwise read as the start of
+// a query string or a fragment, or as a percent escape, in the URL path p.
+func literalPath(p string) string {
+	if !strings.ContainsAny(p, "%?#") {
+		return p
+	}
+	return strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(p)
+}
 
 // IncludeVirtual writes what an internal GET of uri answers.
 func (r *ssiRun) IncludeVirtual(w io.Writer, uri string) error { return r.include(w, uri, 0) }
@@ -442,6 +453,9 @@ type subTarget struct {
 	fi       fs.FileInfo
 	sc       *script // set for a script
 	pathInfo []byte
+	query    string // the query string, without its '?'
+	hasQuery bool   // the URI had a '?', perhaps with nothing after it
+	dir      bool   // a folder without an index file: it has a size and a date, but no output
 
 	// Room for p and for fi, so that a target costs one allocation.
 	pbuf [64]byte
@@ -449,22 +463,26 @@ type subTarget struct {
 }
 
 // resolveSub resolves a URI of an include, fsize or flastmod the way a
-// request for it would be: cleaned, dotfiles refused, through a [cgi]
-// alias or the site's root, index files for a folder. Missing files are
-// recorded as dependencies. The caller closes t.f.
-func (r *ssiRun) resolveSub(uri string) (*subTarget, string, error) {
-	path, query, _ := strings.Cut(uri, "?")
+// request for it would be: the fragment dropped, cleaned, dotfiles
+// refused, through a [cgi] alias or the site's root, index files for a
+// folder. A folder named with a final slash that has no index file is
+// returned with dir set, and no file open. Missing files are recorded as
+// dependencies. The caller closes t.f.
+func (r *ssiRun) resolveSub(uri string) (*subTarget, error) {
+	path, _, _ := strings.Cut(uri, "#")
+	path, query, hasQuery := strings.Cut(path, "?")
 	t := new(subTarget)
+	t.query, t.hasQuery = query, hasQuery
 	buf := t.pbuf[:0]
 	if len(path)+1 > len(t.pbuf) {
 		buf = make([]byte, 0, len(path)+1)
 	}
 	clean, st := cleanPath(buf, []byte(path))
 	if st != 0 {
-		return nil, "", fmt.Errorf("%s: bad path (status %d)", uri, st)
+		return nil, fmt.Errorf("%s: bad path (status %d)", uri, st)
 	}
 	if hiddenPath(clean) {
-		return nil, "", fmt.Errorf("%s: %w", uri, fs.ErrPermission)
+		return nil, fmt.Errorf("%s: %w", uri, fs.ErrPermission)
 	}
 	if a := r.st.aliasFor(clean); a != nil {
 		sub := clean[len(a.prefix)-1:]
@@ -472,13 +490,13 @@ func (r *ssiRun) resolveSub(uri string) (*subTarget, string, error) {
 		if _, err := a.root.Stat(relPath(sub)); err != nil {
 			var ok bool
 			if file, info, _, ok = splitPathInfo(a.root, sub); !ok {
-				return nil, "", fmt.Errorf("%s: %w", uri, err)
+				return nil, fmt.Errorf("%s: %w", uri, err)
 			}
 		}
 		name := append([]byte(a.prefix[:len(a.prefix)-1]), file...)
 		t.p, t.sc = clean, &script{file: filepath.Join(a.dir, filepath.FromSlash(relPath(file))), name: name,
 			pathInfo: info, docRoot: r.s.dir, prefix: a.prefix, prefixDir: a.dir, inDir: true}
-		return t, query, nil
+		return t, nil
 	}
 	s := r.s
 	f, fi, err := s.openFast(clean, &t.info)
@@ -487,18 +505,18 @@ func (r *ssiRun) resolveSub(uri string) (*subTarget, string, error) {
 			abs := s.absPath(file)
 			if r.st.cgi != nil && r.st.cgi.IsScript(abs, false) {
 				t.p, t.sc = file, &script{file: abs, name: file, pathInfo: info, docRoot: s.dir, prefixDir: s.dir}
-				return t, query, nil
+				return t, nil
 			}
 			if r.st.isSSI(abs, ffi) {
 				f, err := s.fs().Open(relPath(file))
 				if err == nil {
 					t.p, t.file, t.f, t.fi, t.pathInfo = file, abs, f, ffi, info
-					return t, query, nil
+					return t, nil
 				}
 			}
 		}
 		r.addDep(s.absPath(clean), nil)
-		return nil, "", fmt.Errorf("%s: %w", uri, err)
+		return nil, fmt.Errorf("%s: %w", uri, err)
 	}
 	if fi.IsDir() {
 		f.Close()
@@ -519,21 +537,27 @@ func (r *ssiRun) resolveSub(uri string) (*subTarget, string, error) {
 			break
 		}
 		if fi.IsDir() {
-			return nil, "", fmt.Errorf("%s: %w", uri, errNotIncludable)
+			if clean[len(clean)-1] != '/' {
+				// Apache answers a folder named without its slash with a
+				// redirect, which no include follows.
+				return nil, fmt.Errorf("%s: %w", uri, errNotIncludable)
+			}
+			t.p, t.file, t.fi, t.dir = clean, s.absPath(clean), fi, true
+			return t, nil
 		}
 	}
 	abs := s.absPath(clean)
 	if r.st.cgi != nil && r.st.cgi.IsScript(abs, false) {
 		f.Close()
 		t.p, t.sc = clean, &script{file: abs, name: clean, docRoot: s.dir, prefixDir: s.dir}
-		return t, query, nil
+		return t, nil
 	}
 	if !fi.Mode().IsRegular() {
 		f.Close()
-		return nil, "", fmt.Errorf("%s: %w", uri, fs.ErrPermission)
+		return nil, fmt.Errorf("%s: %w", uri, fs.ErrPermission)
 	}
 	t.p, t.file, t.f, t.fi = clean, abs, f, fi
-	return t, query, nil
+	return t, nil
 }
 
 // include writes what the URI names: a nested SSI page (with the same
@@ -542,12 +566,15 @@ func (r *ssiRun) include(w io.Writer, uri string, redirects int) error {
 	if done, err := r.includePlain(w, uri); done {
 		return err
 	}
-	t, query, err := r.resolveSub(uri)
+	t, err := r.resolveSub(uri)
 	if err != nil {
 		return err
 	}
 	if t.sc != nil {
-		return r.runSub(w, t.sc, query, redirects)
+		return r.runSub(w, t.sc, t.query, redirects)
+	}
+	if t.dir {
+		return fmt.Errorf("%s: %w", uri, errNotIncludable)
 	}
 	defer t.f.Close()
 	if r.st.isSSI(t.file, t.fi) {
@@ -575,7 +602,8 @@ func (r *ssiRun) includePlain(w io.Writer, uri string) (bool, error) {
 	if r.st.cache != nil || r.st.cfg.SSI.XBitHack {
 		return false, nil
 	}
-	path, _, _ := strings.Cut(uri, "?")
+	path, _, _ := strings.Cut(uri, "#")
+	path, _, _ = strings.Cut(path, "?")
 	var pbuf [128]byte
 	if len(path)+1 > len(pbuf) {
 		return false, nil
@@ -669,11 +697,22 @@ func copyFile(w io.Writer, f io.Reader, size int64) error {
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
 
-// Stat returns the size and modification time of what kind/p names.
+// Stat returns the size and modification time of what kind/p names: a
+// folder's own when it has no index file. Kind "file" names a file as it
+// is, as IncludeFile does.
 func (r *ssiRun) Stat(kind, p string) (int64, time.Time, error) {
-	t, _, err := r.resolveSub(p)
+	if kind == "file" {
+		p = literalPath(p)
+	}
+	t, err := r.resolveSub(p)
 	if err != nil {
 		return 0, time.Time{}, err
+	}
+	if t.dir {
+		// A folder's size and date change with its entries, which no
+		// dependency records.
+		r.uncacheable = true
+		return t.fi.Size(), t.fi.ModTime(), nil
 	}
 	if t.sc != nil {
 		fi, err := os.Stat(t.sc.file)
@@ -792,15 +831,17 @@ func (r *ssiRun) ExecCmd(w io.Writer, cmd string, env []ssi.Var) error {
 
 // ExecCGI runs the script at uri and writes its output.
 func (r *ssiRun) ExecCGI(w io.Writer, uri string) error {
-	t, query, err := r.resolveSub(uri)
+	t, err := r.resolveSub(uri)
 	if err != nil {
 		return err
 	}
 	if t.sc == nil {
-		t.f.Close()
+		if t.f != nil {
+			t.f.Close()
+		}
 		return fmt.Errorf("%s is not a CGI script", uri)
 	}
-	return r.runSub(w, t.sc, query, 0)
+	return r.runSub(w, t.sc, t.query, 0)
 }
 
 // flushingWriter writes a command's output and flushes the response after

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -290,5 +291,115 @@ func TestUncachedDescriptors(t *testing.T) {
 	}
 	if after := fds(); after > before {
 		t.Errorf("%d descriptors open after 200 requests, %d before", after, before)
+	}
+}
+
+// ssiEnvFiles are pages and scripts that show what variables a page, a
+// nested page and an included script see.
+var ssiEnvFiles = map[string]string{
+	"htdocs/q/top.shtml": `[A <!--#include virtual="sub.shtml?a=%41%20b" -->]
+[B <!--#include virtual="sub.shtml" -->]
+[E <!--#include virtual="sub.shtml?" -->]
+[F <!--#include file="sub.shtml" -->]
+[P QS=<!--#echo var="QUERY_STRING" --> QSU=<!--#echo var="QUERY_STRING_UNESCAPED" -->]
+`,
+	"htdocs/q/sub.shtml": `QS=<!--#echo var="QUERY_STRING" --> QSU=<!--#echo var="QUERY_STRING_UNESCAPED" --> ` +
+		`DA=<!--#echo var="DOCUMENT_ARGS" --> DU=<!--#echo var="DOCUMENT_URI" --> RU=<!--#echo var="REQUEST_URI" -->`,
+	"htdocs/q/penv.shtml": `<!--#include virtual="env.shtml?a=%41" -->`,
+	"htdocs/q/env.shtml":  `<!--#printenv -->`,
+	"htdocs/t/incenv.shtml": `<!--#set var="myvar" value="v" --><!--#include virtual="/cgi-bin/env.sh/p?a=1" -->
+<!--#include virtual="/q/cgienv.shtml?n=%41" -->`,
+	"htdocs/q/cgienv.shtml": `<!--#include virtual="/cgi-bin/env.sh" -->`,
+	"htdocs/t/status.shtml": `1:<!--#include virtual="/cgi-bin/status.sh" -->|2:<!--#include virtual="/cgi-bin/away.sh" -->|3:<!--#include virtual="/cgi-bin/here.sh" -->|`,
+	"htdocs/t/exec.shtml":   `1:<!--#exec cgi="/cgi-bin/away.sh" -->|2:<!--#exec cgi="/cgi-bin/status.sh" -->|`,
+	"htdocs/t/inc.txt":      "included text\n",
+	"htdocs/t/empty/":       "",
+	"htdocs/t/dirstat.shtml": `<!--#config sizefmt="bytes" timefmt="%s" -->` +
+		`<!--#fsize virtual="/t/empty/" -->|<!--#flastmod virtual="/t/empty/" -->|<!--#fsize virtual="/t/empty" -->|<!--#include virtual="/t/empty/" -->|`,
+	"htdocs/t/frag.shtml": `<!--#include virtual="/t/inc.txt#frag" -->|<!--#include virtual="inc.txt?a=1#frag" -->|<!--#fsize virtual="/t/inc.txt#x" -->|<!--#include file="inc.txt#x" -->|`,
+	"cgi-bin/env.sh": `#!/bin/sh
+printf 'Content-Type: text/plain\n\n'
+echo "RU=$REQUEST_URI SP=$SERVER_PROTOCOL SN=$SCRIPT_NAME PI=$PATH_INFO QS=$QUERY_STRING DN=$DOCUMENT_NAME DU=$DOCUMENT_URI DA=$DOCUMENT_ARGS QSU=${QUERY_STRING_UNESCAPED-unset} MY=$myvar"
+`,
+	"cgi-bin/status.sh": `#!/bin/sh
+printf 'Status: 404 Not Found\nContent-Type: text/plain\n\nnot found body\n'
+`,
+	"cgi-bin/away.sh": `#!/bin/sh
+printf 'Location: http://example.com/a?b&c\n\nredirect body\n'
+`,
+	"cgi-bin/here.sh": `#!/bin/sh
+printf 'Location: /t/inc.txt\n\n'
+`,
+}
+
+func startSSIEnvServer(t *testing.T, extra string) *testServer {
+	t.Helper()
+	conf := "[cgi]\ndirs = { \"/cgi-bin/\" = \"cgi-bin\" }\n" + extra
+	ts := startServerWith(t, conf, ssiEnvFiles)
+	for _, s := range []string{"env.sh", "status.sh", "away.sh", "here.sh"} {
+		must(t, os.Chmod(filepath.Join(ts.dir, "cgi-bin", s), 0o755))
+	}
+	return ts
+}
+
+// TestSSIFolderStat checks that fsize and flastmod of a folder named with
+// its slash and without an index file give the folder's own, as Apache's
+// do, and that it still cannot be included.
+func TestSSIFolderStat(t *testing.T) {
+	ts := startSSIEnvServer(t, "")
+	fi, err := os.Stat(filepath.Join(ts.root, "t", "empty"))
+	must(t, err)
+	const errmsg = "[an error occurred while processing this directive]"
+	want := commas(fi.Size()) + "|" + strconv.FormatInt(fi.ModTime().Unix(), 10) + "|" + errmsg + "|" + errmsg + "|"
+	resp, body := ts.get("/t/dirstat.shtml")
+	if body != want {
+		t.Errorf("got %q, want %q", body, want)
+	}
+	if resp.Header.Get("ETag") != "" {
+		t.Errorf("a page that shows a folder's size is cached")
+	}
+}
+
+// commas writes n as sizefmt bytes does.
+func commas(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// TestSSIFragment checks that an include virtual drops the URI's
+// fragment, with the cache on and off (a plain file then takes a shorter
+// path), while include file takes a '#' as part of the name.
+func TestSSIFragment(t *testing.T) {
+	const errmsg = "[an error occurred while processing this directive]"
+	want := "included text\n|included text\n| 14 |" + errmsg + "|"
+	for _, conf := range []string{"", "[cache]\nenabled = false\n"} {
+		ts := startSSIEnvServer(t, conf)
+		if _, body := ts.get("/t/frag.shtml"); body != want {
+			t.Errorf("%q: got %q, want %q", conf, body, want)
+		}
+	}
+}
+
+// TestSSIIncludeFileLiteral checks that include file, fsize file and
+// flastmod file take a '?', a '#' or a '%' as part of the name, as
+// Apache's do, where include virtual reads a URI.
+func TestSSIIncludeFileLiteral(t *testing.T) {
+	files := map[string]string{
+		"htdocs/l/page.shtml": `<!--#include file="qm?x.txt" -->|<!--#include file="pct%41.txt" -->|<!--#fsize file="pct%41.txt" -->|` +
+			`<!--#fsize file="h#x.txt" -->|<!--#include virtual="pct%41.txt" -->|<!--#include virtual="qm%3Fx.txt" -->|`,
+		"htdocs/l/qm?x.txt":   "question\n",
+		"htdocs/l/pct%41.txt": "percent\n",
+		"htdocs/l/pctA.txt":   "A\n",
+		"htdocs/l/h#x.txt":    "hash\n",
+	}
+	want := "question\n|percent\n|  8 |  5 |A\n|question\n|"
+	for _, conf := range []string{"", "[cache]\nenabled = false\n"} {
+		ts := startServerWith(t, conf, files)
+		if _, body := ts.get("/l/page.shtml"); body != want {
+			t.Errorf("%q: got %q, want %q", conf, body, want)
+		}
 	}
 }
