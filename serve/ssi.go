@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -227,7 +228,8 @@ func (c *conn) serveSSI(s *site, key, p []byte, file string, f io.Reader, fi fs.
 	*run = ssiRun{
 		st: c.st, s: s, c: c, top: w,
 		state:    ssi.NewState(time.Now(), nil),
-		pageFile: file, pageURI: uri, pathInfo: string(pathInfo), query: string(c.req.rawQuery),
+		pageFile: file, pageURI: uri, pathInfo: string(pathInfo),
+		query: string(c.req.rawQuery), hasQuery: c.req.hasQuery,
 		ctx: c.srv.baseCtx,
 	}
 	run.addDep(file, fi)
@@ -274,6 +276,14 @@ type ssiRun struct {
 	ctx   context.Context
 
 	pageFile, pageURI, pathInfo, query string
+	hasQuery                           bool // the request had a '?', perhaps with nothing after it
+
+	// nestedQuery is the query string of the nested page being executed,
+	// when its include named one (nested is then true): while it runs,
+	// QUERY_STRING and QUERY_STRING_UNESCAPED are its own, as in Apache;
+	// every other variable stays the page's.
+	nestedQuery string
+	nested      bool
 
 	vars   []ssi.Var
 	varIdx map[string]string
@@ -349,7 +359,9 @@ func (r *ssiRun) loadVars() {
 	if r.pathInfo != "" {
 		add("DOCUMENT_PATH_INFO", r.pathInfo)
 	}
-	add("QUERY_STRING_UNESCAPED", ssi.QueryStringUnescaped(r.query))
+	if r.hasQuery {
+		add("QUERY_STRING_UNESCAPED", ssi.QueryStringUnescaped(r.query))
+	}
 	add("USER_NAME", ownerName(r.pageFile))
 }
 
@@ -378,6 +390,17 @@ func ownerName(path string) string {
 // userNames caches user names by uid (looking one up reads /etc/passwd).
 var userNames sync.Map
 
+// currentQuery is the query string QUERY_STRING and
+// QUERY_STRING_UNESCAPED show now: the nested page's while one that was
+// included with a query runs, the request's otherwise. ok is false when
+// there is none (no '?').
+func (r *ssiRun) currentQuery() (q string, ok bool) {
+	if r.nested {
+		return r.nestedQuery, true
+	}
+	return r.query, r.hasQuery
+}
+
 // Var returns a request variable. The page's own variables are answered
 // without building the whole CGI environment.
 func (r *ssiRun) Var(name string) (string, bool) {
@@ -388,8 +411,16 @@ func (r *ssiRun) Var(name string) (string, bool) {
 		return filepath.Base(r.pageFile), true
 	case "DOCUMENT_ARGS":
 		return r.query, true
+	case "QUERY_STRING":
+		if r.nested {
+			return r.nestedQuery, true
+		}
 	case "QUERY_STRING_UNESCAPED":
-		return ssi.QueryStringUnescaped(r.query), true
+		q, ok := r.currentQuery()
+		if !ok {
+			return "", false
+		}
+		return ssi.QueryStringUnescaped(q), true
 	case "DOCUMENT_PATH_INFO":
 		return r.pathInfo, r.pathInfo != ""
 	case "USER_NAME":
@@ -403,7 +434,24 @@ func (r *ssiRun) Var(name string) (string, bool) {
 // Vars returns every request variable.
 func (r *ssiRun) Vars() []ssi.Var {
 	r.loadVars()
-	return r.vars
+	if !r.nested {
+		return r.vars
+	}
+	vars := slices.Clone(r.vars)
+	qsu := ssi.QueryStringUnescaped(r.nestedQuery)
+	found := false
+	for i := range vars {
+		switch vars[i].Name {
+		case "QUERY_STRING":
+			vars[i].Value = r.nestedQuery
+		case "QUERY_STRING_UNESCAPED":
+			vars[i].Value, found = qsu, true
+		}
+	}
+	if !found {
+		vars = append(vars, ssi.Var{Name: "QUERY_STRING_UNESCAPED", Value: qsu})
+	}
+	return vars
 }
 
 // Error records a problem of a page at a line.
@@ -583,7 +631,14 @@ func (r *ssiRun) include(w io.Writer, uri string, redirects int) error {
 			return err
 		}
 		r.addDep(t.file, t.fi)
+		if !t.hasQuery {
+			_, err = page.Execute(w, string(t.p), r, &r.st.cfg.SSI, r.state)
+			return err
+		}
+		savedQuery, savedNested := r.nestedQuery, r.nested
+		r.nestedQuery, r.nested = t.query, true
 		_, err = page.Execute(w, string(t.p), r, &r.st.cfg.SSI, r.state)
+		r.nestedQuery, r.nested = savedQuery, savedNested
 		return err
 	}
 	r.addDep(t.file, t.fi)

@@ -403,3 +403,78 @@ func TestSSIIncludeFileLiteral(t *testing.T) {
 		}
 	}
 }
+
+// TestSSINestedQuery checks that a page included with a query string sees
+// it as QUERY_STRING and QUERY_STRING_UNESCAPED while every other variable
+// stays the page's, as in Apache; and that it does not leak into the page
+// or later includes, as it does in Apache.
+func TestSSINestedQuery(t *testing.T) {
+	ts := startSSIEnvServer(t, "")
+	sub := func(qs, qsu, da, ru string) string {
+		return "QS=" + qs + " QSU=" + qsu + " DA=" + da + " DU=/q/top.shtml RU=" + ru
+	}
+	tests := []struct {
+		target, qs, qsu string
+	}{
+		{"/q/top.shtml?x=1", "x=1", "x=1"},
+		{"/q/top.shtml", "", "(none)"},
+		{"/q/top.shtml?", "", ""},
+	}
+	for _, tt := range tests {
+		want := "[A " + sub("a=%41%20b", "a=A b", tt.qs, tt.target) + "]\n" +
+			"[B " + sub(tt.qs, tt.qsu, tt.qs, tt.target) + "]\n" +
+			"[E " + sub("", "", tt.qs, tt.target) + "]\n" +
+			"[F " + sub(tt.qs, tt.qsu, tt.qs, tt.target) + "]\n" +
+			"[P QS=" + tt.qs + " QSU=" + tt.qsu + "]\n"
+		if _, body := ts.get(tt.target); body != want {
+			t.Errorf("%s:\ngot  %q\nwant %q", tt.target, body, want)
+		}
+	}
+	_, body := ts.get("/q/penv.shtml?top=1")
+	for _, line := range []string{"\nQUERY_STRING=a=%41\n", "\nQUERY_STRING_UNESCAPED=a=A\n", "\nREQUEST_URI=/q/penv.shtml?top=1\n", "\nDOCUMENT_ARGS=top=1\n"} {
+		if !strings.Contains(body, line) {
+			t.Errorf("printenv of a page included with a query lacks %q:\n%s", line, body)
+		}
+	}
+}
+
+// TestSSIQueryUnescapedUndefined checks that QUERY_STRING_UNESCAPED is
+// undefined for a request without a '?', and empty with a bare '?'.
+func TestSSIQueryUnescapedUndefined(t *testing.T) {
+	ts := startSSIEnvServer(t, "")
+	for target, want := range map[string]string{"/q/env.shtml": "", "/q/env.shtml?": "\nQUERY_STRING_UNESCAPED=\n", "/q/env.shtml?a%20b": "\nQUERY_STRING_UNESCAPED=a b\n"} {
+		_, body := ts.get(target)
+		got := ""
+		if i := strings.Index(body, "\nQUERY_STRING_UNESCAPED="); i >= 0 {
+			got = body[i:]
+			got = got[:strings.IndexByte(got[1:], '\n')+2]
+		}
+		if got != want {
+			t.Errorf("%s: printenv shows %q, want %q", target, got, want)
+		}
+	}
+}
+
+// TestRenderSSIQuery checks the query of the pwebs ssi command: none, an
+// empty one ("?") or one given with or without its '?'.
+func TestRenderSSIQuery(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"pwebs.conf":     "document_root = \"htdocs\"\n[log]\naccess = \"\"\nerror = \"-\"\n",
+		"htdocs/q.shtml": `QS=<!--#echo var="QUERY_STRING" --> QSU=<!--#echo var="QUERY_STRING_UNESCAPED" --> RU=<!--#echo var="REQUEST_URI" -->`,
+	})
+	cfg, err := LoadConfig(filepath.Join(dir, "pwebs.conf"), nil)
+	must(t, err)
+	for query, want := range map[string]string{
+		"":       "QS= QSU=(none) RU=/q.shtml",
+		"?":      "QS= QSU= RU=/q.shtml?",
+		"a=%41":  "QS=a=%41 QSU=a=A RU=/q.shtml?a=%41",
+		"?a=%41": "QS=a=%41 QSU=a=A RU=/q.shtml?a=%41",
+	} {
+		var out, errw strings.Builder
+		n, err := RenderSSI(cfg, "/q.shtml", query, &out, &errw)
+		if err != nil || n != 0 || out.String() != want {
+			t.Errorf("query %q: %d %v %q, want %q (%s)", query, n, err, out.String(), want, errw.String())
+		}
+	}
+}

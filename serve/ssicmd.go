@@ -54,7 +54,9 @@ func (st *state) siteOfFile(file string) (*site, string, bool) {
 // RenderSSI renders an SSI page as the server would answer a GET of it
 // with query, writing the output to out and each problem to errw as
 // "FILE:LINE: message". path is a file under a document root, or a URL
-// path of the top-level site. It returns the number of problems.
+// path of the top-level site. query "" is a request without a '?'; a
+// query may start with the '?', so that "?" is a request with an empty
+// query string. It returns the number of problems.
 func RenderSSI(cfg *Config, path, query string, out, errw io.Writer) (int, error) {
 	log := slog.New(slog.NewTextHandler(errw, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	st, h, err := toolState(cfg, log)
@@ -98,16 +100,22 @@ func RenderSSI(cfg *Config, path, query string, out, errw io.Writer) (int, error
 	if err != nil {
 		return 0, err
 	}
+	query, hasQuery := strings.CutPrefix(query, "?")
+	hasQuery = hasQuery || query != ""
+	target := string(clean)
+	if hasQuery {
+		target += "?" + query
+	}
 	problems := 0
 	run := &ssiRun{
 		st: st, s: s, state: ssi.NewState(time.Now(), nil), ctx: context.Background(),
-		pageFile: file, pageURI: string(clean), query: query,
+		pageFile: file, pageURI: string(clean), query: query, hasQuery: hasQuery,
 		errorf: func(name string, line int, msg string) {
 			problems++
 			fmt.Fprintf(errw, "%s:%d: %s\n", displayPath(name), line, msg)
 		},
 		cgiBase: &cgi.Request{
-			Method: "GET", RequestURI: withQuery(string(clean), query), Proto: "HTTP/1.1", Scheme: "http",
+			Method: "GET", RequestURI: target, Proto: "HTTP/1.1", Scheme: "http",
 			ScriptFilename: file, ScriptName: string(clean), QueryString: query, DocumentRoot: s.dir,
 			ContextDocumentRoot: s.dir, RemoteAddr: "127.0.0.1", RemotePort: "0", ServerName: s.name,
 			ServerPort: "80", ServerAddr: "127.0.0.1", ServerAdmin: s.serverAdmin, ServerSoftware: "pwebs/" + Version,
@@ -118,13 +126,6 @@ func RenderSSI(cfg *Config, path, query string, out, errw io.Writer) (int, error
 		return problems + 1, err
 	}
 	return problems, nil
-}
-
-func withQuery(p, q string) string {
-	if q == "" {
-		return p
-	}
-	return p + "?" + q
 }
 
 // displayPath shows a path relative to the current folder when it is
