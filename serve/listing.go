@@ -30,8 +30,8 @@ type listEntry struct {
 // listing is a whole directory listing, as the template and JSON see it.
 type listing struct {
 	Path      string      `json:"path"`
-	Entries   []listEntry `json:"entries"`
-	Total     int         `json:"total"`     // entries in the folder, shown or not
+	Entries   []listEntry `json:"entries"`   // never nil: an empty folder is []
+	Total     int         `json:"total"`     // entries the listing would show, shown or not
 	Truncated bool        `json:"truncated"` // more than listing_max_entries
 	Parent    bool        `json:"-"`
 	Sort      byte        `json:"-"` // 'N', 'S' or 'M'
@@ -157,7 +157,7 @@ func (c *conn) serveDir(s *site, p []byte, dir *os.File, tok cache.Token) {
 		c.fileError(s, p, err)
 		return
 	}
-	l, err := readListing(s, rel, dir, c.st.cfg.ListingMaxEntries)
+	l, err := readListing(s, rel, dir, c.st.cfg.ListingMaxEntries, col, desc)
 	if err != nil {
 		c.fileError(s, p, err)
 		return
@@ -165,7 +165,6 @@ func (c *conn) serveDir(s *site, p []byte, dir *os.File, tok cache.Token) {
 	l.Path = string(p)
 	l.Parent = len(p) > 1
 	l.Sort, l.Desc = col, desc
-	sortListing(l.Entries, col, desc)
 	var buf bytes.Buffer
 	typ := "text/html; charset=utf-8"
 	if asJSON {
@@ -232,20 +231,19 @@ func joinRel(rel, name string) string {
 	return rel + "/" + name
 }
 
-// readListing reads up to max entries of dir (dotfiles left out), counting
-// the rest.
-func readListing(s *site, rel string, dir *os.File, max int) (*listing, error) {
-	l := &listing{Version: Version}
+// readListing reads the entries of dir that a listing shows, and keeps the
+// first max of them in the order col and desc ask (see sortListing), so that
+// a listing cut short shows the start of the order asked, as Apache's does.
+// Left out, and not counted in Total: dotfiles, entries removed meanwhile,
+// and symbolic links that lead nowhere or out of the root. Every entry is
+// read (a stat each), but at most 2*max are held at once.
+func readListing(s *site, rel string, dir *os.File, max int, col byte, desc bool) (*listing, error) {
+	l := &listing{Version: Version, Entries: []listEntry{}}
 	for {
 		batch, err := dir.ReadDir(256)
 		for _, de := range batch {
 			name := de.Name()
 			if name == "" || name[0] == '.' {
-				continue
-			}
-			l.Total++
-			if len(l.Entries) >= max {
-				l.Truncated = true
 				continue
 			}
 			fi, ierr := de.Info()
@@ -260,27 +258,44 @@ func readListing(s *site, rel string, dir *os.File, max int) (*listing, error) {
 					continue
 				}
 			}
+			l.Total++
 			e := listEntry{Name: name, Size: fi.Size(), ModTime: fi.ModTime().UTC().Truncate(time.Second)}
 			switch {
 			case fi.IsDir():
 				e.Dir, e.Type, e.Size = true, "dir", 0
-				e.URL = string(appendEscapedPath(nil, []byte(name))) + "/"
 			case fi.Mode().IsRegular():
 				e.Type = "file"
-				e.URL = string(appendEscapedPath(nil, []byte(name)))
 			default:
 				e.Type = "other"
-				e.URL = string(appendEscapedPath(nil, []byte(name)))
+			}
+			if len(l.Entries) == 2*max {
+				sortListing(l.Entries, col, desc)
+				clear(l.Entries[max:])
+				l.Entries = l.Entries[:max]
 			}
 			l.Entries = append(l.Entries, e)
 		}
 		if err == io.EOF || len(batch) == 0 {
-			return l, nil
+			break
 		}
 		if err != nil {
 			return nil, err
 		}
 	}
+	sortListing(l.Entries, col, desc)
+	if len(l.Entries) > max {
+		clear(l.Entries[max:])
+		l.Entries = l.Entries[:max]
+	}
+	l.Truncated = l.Total > len(l.Entries)
+	for i := range l.Entries {
+		e := &l.Entries[i]
+		e.URL = string(appendEscapedPath(nil, []byte(e.Name)))
+		if e.Dir {
+			e.URL += "/"
+		}
+	}
+	return l, nil
 }
 
 // sortListing orders entries, folders first, by the column asked.

@@ -1,0 +1,111 @@
+package serve
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// jsonListing is a listing as its JSON variant reads.
+type jsonListing struct {
+	Entries []struct {
+		Name string `json:"name"`
+		Type string `json:"type"`
+		Size int64  `json:"size"`
+	} `json:"entries"`
+	Total     int  `json:"total"`
+	Truncated bool `json:"truncated"`
+}
+
+// getListing fetches the JSON listing of path.
+func (ts *testServer) getListing(path string) (jsonListing, string) {
+	ts.t.Helper()
+	resp, body := ts.get(path, "Accept", "application/json")
+	if resp.StatusCode != 200 {
+		ts.t.Fatalf("%s: status %d", path, resp.StatusCode)
+	}
+	var l jsonListing
+	if err := json.Unmarshal([]byte(body), &l); err != nil {
+		ts.t.Fatalf("%s: %v\n%s", path, err, body)
+	}
+	return l, body
+}
+
+func (l jsonListing) names() string {
+	var n []string
+	for _, e := range l.Entries {
+		n = append(n, e.Name)
+	}
+	return strings.Join(n, " ")
+}
+
+// TestListingTruncatedInOrder: a listing longer than listing_max_entries
+// shows the first entries of the order asked, folders first, whatever
+// order the folder is read in.
+func TestListingTruncatedInOrder(t *testing.T) {
+	files := map[string]string{"d/ydir/": "", "d/zdir/": ""}
+	for i, name := range []string{"h", "c", "j", "a", "f", "b", "i", "e", "g", "d"} {
+		files["d/"+name+".txt"] = strings.Repeat("x", 10+(i*7)%10) // sizes 10..19: h smallest, e largest
+	}
+	for _, cache := range []string{"true", "false"} {
+		t.Run("cache="+cache, func(t *testing.T) {
+			ts := startServer(t, "listing_max_entries = 3\n[cache]\nenabled = "+cache+"\n", files)
+			tests := []struct{ query, want string }{
+				{"", "ydir zdir a.txt"},
+				{"?C=N;O=A", "ydir zdir a.txt"},
+				{"?C=N;O=D", "zdir ydir j.txt"},
+				{"?C=S;O=A", "ydir zdir h.txt"},
+				{"?C=S;O=D", "zdir ydir e.txt"},
+			}
+			for _, tt := range tests {
+				l, _ := ts.getListing("/d/" + tt.query)
+				if got := l.names(); got != tt.want || l.Total != 12 || !l.Truncated {
+					t.Errorf("%q: %q, total %d, truncated %v; want %q, 12, true", tt.query, got, l.Total, l.Truncated, tt.want)
+				}
+			}
+			_, body := ts.get("/d/?C=N;O=D")
+			if !strings.Contains(body, "3 entries shown of 12") || strings.Index(body, ">zdir/<") > strings.Index(body, ">j.txt<") {
+				t.Errorf("HTML listing: %s", body[strings.Index(body, "<tbody>"):])
+			}
+		})
+	}
+}
+
+// TestListingTotal: the total counts only what a listing would show: no
+// dotfile, no symbolic link that leads out of the root or nowhere. An empty
+// folder's JSON has an empty list of entries, not null.
+func TestListingTotal(t *testing.T) {
+	files := map[string]string{"d/a.txt": "a", "d/.hidden": "h", "empty/": ""}
+	ts := startServerPre(t, "", files, func(dir string) {
+		must(t, os.WriteFile(filepath.Join(dir, "outside.txt"), []byte("out"), 0o644))
+	})
+	d := filepath.Join(ts.root, "d")
+	must(t, os.Symlink("a.txt", filepath.Join(d, "link-in")))
+	must(t, os.Symlink(filepath.Join(ts.dir, "outside.txt"), filepath.Join(d, "link-out")))
+	must(t, os.Symlink("../../outside.txt", filepath.Join(d, "link-up")))
+	must(t, os.Symlink("nowhere", filepath.Join(d, "dangling")))
+
+	l, _ := ts.getListing("/d/")
+	if got := l.names(); got != "a.txt link-in" || l.Total != 2 || l.Truncated {
+		t.Errorf("got %q, total %d, truncated %v; want \"a.txt link-in\", 2, false", got, l.Total, l.Truncated)
+	}
+	_, body := ts.get("/d/")
+	if !strings.Contains(body, "<footer>2 entries ·") {
+		t.Errorf("footer: %s", body[strings.Index(body, "<footer>"):])
+	}
+
+	l, body = ts.getListing("/empty/")
+	if !strings.Contains(body, `"entries": []`) || l.Total != 0 {
+		t.Errorf("empty folder: %s", body)
+	}
+
+	ts2 := startServer(t, "listing_max_entries = 1\n", map[string]string{"d/a.txt": "a", "d/b.txt": "b", "d/.hidden": "h"})
+	must(t, os.Symlink("nowhere", filepath.Join(ts2.root, "d", "dangling")))
+	must(t, os.Symlink("../..", filepath.Join(ts2.root, "d", "up")))
+	_, body = ts2.get("/d/")
+	if !strings.Contains(body, "<footer>1 entry shown of 2 ·") {
+		t.Errorf("footer: %s", body[strings.Index(body, "<footer>"):])
+	}
+}
