@@ -3,6 +3,7 @@ package serve
 import (
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -22,6 +23,12 @@ type heads struct {
 	gzip     []byte // for the gzip variant; nil when there is none
 	gzipETag string
 	vary     string // an extra Vary value (a listing varies on Accept)
+
+	// modSec is the Unix second of the Last-Modified in ident and gzip
+	// (math.MinInt64 when there is none). A request that arrived before
+	// that second (the file is dated in the future) is answered through
+	// serveContent, which shows the request's time instead.
+	modSec int64
 
 	// frc is the RawConn of the file the identity body was read from,
 	// kept open so that the body goes out by sendfile(2) (see keepOpen);
@@ -81,7 +88,10 @@ func (st *state) newEntry(typ string, body []byte, modTime time.Time, etag, vary
 	if st.cfg.Cache.Compress && cache.Compressible(typ) {
 		e.Gzip = cache.GzipOf(body)
 	}
-	h := &heads{vary: vary}
+	h := &heads{vary: vary, modSec: math.MinInt64}
+	if !modTime.IsZero() {
+		h.modSec = modTime.Unix()
+	}
 	ct := content{typ: typ, size: int64(len(body)), modTime: modTime, etag: etag, gzip: e.Gzip, vary: vary}
 	h.ident = appendEntityHead(nil, &ct, int64(len(body)), etag, false)
 	if e.Gzip != nil {
@@ -158,11 +168,13 @@ func (c *conn) ownedKey() string { return string(c.keyBuf) }
 // serveEntry answers a GET or HEAD from a cache entry. This is the hot
 // path: without conditional or range fields it appends the status line,
 // the pre-rendered head and the body to the write buffer, and makes no
-// system call but the write.
+// system call but the write. The pre-rendered Last-Modified may not be
+// shown to a request that arrived before it (RFC 9110 8.8.2.1):
+// serveContent answers that one.
 func (c *conn) serveEntry(e *cache.Entry) {
 	h := e.Extra.(*heads)
 	r := &c.req
-	if r.conditional {
+	if r.conditional || c.firstByte.Unix() < h.modSec {
 		ct := content{typ: e.Type, size: int64(len(e.Body)), modTime: e.ModTime, etag: e.ETag,
 			body: e.Body, gzip: e.Gzip, gzipETag: h.gzipETag, vary: h.vary}
 		c.serveContent(&ct)

@@ -65,8 +65,11 @@ func gzipETag(etag string) string {
 
 // serveContent answers a GET or HEAD from ct: it evaluates the
 // preconditions of RFC 9110 section 13 in their order, then ranges, then
-// sends the head and the body.
+// sends the head and the body. It first brings ct.modTime back to the
+// request's time if it is later (see lastModified), so that the
+// preconditions compare with the Last-Modified the response shows.
 func (c *conn) serveContent(ct *content) {
+	ct.modTime = c.lastModified(ct.modTime)
 	r := &c.req
 	useGzip := ct.gzip != nil && acceptsGzip(r.acceptEncoding)
 	if len(r.rangeSpec) > 0 {
@@ -163,6 +166,22 @@ func (c *conn) sendBody(ct *content, body []byte, off, size int64) {
 	if err == errTruncated {
 		c.srv.log.Warn("file changed while being sent: "+ct.file.Name(), "client", c.remoteAddr())
 	}
+}
+
+// lastModified returns the Last-Modified a response may show for a
+// modification time t: t, or the time the request arrived if t is later
+// (a file dated in the future, or the clock set back). The Date field
+// shows that time or a later one, and RFC 9110 8.8.2.1 forbids a
+// Last-Modified later than the Date; Apache clamps the same way.
+func (c *conn) lastModified(t time.Time) time.Time {
+	now := c.firstByte
+	if now.IsZero() {
+		now = time.Now()
+	}
+	if t.After(now) {
+		return now
+	}
+	return t
 }
 
 // appendValidators adds Last-Modified and ETag.

@@ -635,3 +635,39 @@ func TestLeasedFile(t *testing.T) {
 		t.Errorf("after the lease: %d %q", resp.StatusCode, body)
 	}
 }
+
+// TestFutureLastModified: a file dated in the future is sent with the
+// request's time as Last-Modified, never one later than the Date (RFC
+// 9110 8.8.2.1), from the cache too, and the preconditions compare with
+// that time.
+func TestFutureLastModified(t *testing.T) {
+	big := strings.Repeat("f", sendfileMin+100)
+	future := time.Now().AddDate(5, 0, 0)
+	between := time.Now().AddDate(1, 0, 0).UTC().Format(http.TimeFormat)
+	for _, conf := range []string{"", "[cache]\nenabled = false\n"} {
+		ts := startServer(t, conf, map[string]string{"small.txt": "small", "big.txt": big})
+		for _, name := range []string{"small.txt", "big.txt"} {
+			must(t, os.Chtimes(filepath.Join(ts.root, name), future, future))
+			want := map[string]string{"small.txt": "small", "big.txt": big}[name]
+			for i := 0; i < 3; i++ { // a miss, then hits
+				resp, body := ts.get("/" + name)
+				lm, err1 := http.ParseTime(resp.Header.Get("Last-Modified"))
+				date, err2 := http.ParseTime(resp.Header.Get("Date"))
+				if resp.StatusCode != 200 || body != want || err1 != nil || err2 != nil || lm.After(date) {
+					t.Fatalf("%q %s, request %d: %d, %d bytes, Last-Modified %q, Date %q", conf, name, i,
+						resp.StatusCode, len(body), resp.Header.Get("Last-Modified"), resp.Header.Get("Date"))
+				}
+			}
+			if resp, _ := ts.get("/"+name, "If-Unmodified-Since", between); resp.StatusCode != 200 {
+				t.Errorf("%q %s: If-Unmodified-Since a year from now: %d, want 200", conf, name, resp.StatusCode)
+			}
+			resp, _ := ts.get("/"+name, "If-Modified-Since", between)
+			lm, _ := http.ParseTime(resp.Header.Get("Last-Modified"))
+			date, _ := http.ParseTime(resp.Header.Get("Date"))
+			if resp.StatusCode != 304 || lm.After(date) {
+				t.Errorf("%q %s: If-Modified-Since a year from now: %d, Last-Modified %q, Date %q, want 304",
+					conf, name, resp.StatusCode, resp.Header.Get("Last-Modified"), resp.Header.Get("Date"))
+			}
+		}
+	}
+}
