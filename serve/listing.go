@@ -181,18 +181,24 @@ func (c *conn) serveDir(s *site, p []byte, dir *os.File, tok cache.Token) {
 		c.writeError(500)
 		return
 	}
+	// A listing has no Last-Modified, as Apache's and nginx's have none: the
+	// folder's time does not change when a file in it grows, though the
+	// listing shows its size. The ETag is the body's, so If-None-Match
+	// works.
 	body := bytes.Clone(buf.Bytes())
 	h := fnv.New64a()
 	h.Write(body)
 	etag := "\"l" + strconv.FormatUint(h.Sum64(), 16) + "\""
 	if ch != nil {
-		e := c.st.newEntry(typ, body, dfi.ModTime(), etag, "Accept", []cache.Dep{cache.DepOf(s.absPath(p), dfi)})
+		// The entry depends on the folder: the cache drops it on an event
+		// on any name in it.
+		e := c.st.newEntry(typ, body, time.Time{}, etag, "Accept", []cache.Dep{cache.DepOf(s.absPath(p), dfi)})
 		c.cacheKey(s, p, variant)
 		ch.Add(c.ownedKey(), e, tok)
 		c.serveEntry(e)
 		return
 	}
-	ct := content{typ: typ, size: int64(len(body)), modTime: dfi.ModTime(), etag: etag, body: body, vary: "Accept"}
+	ct := content{typ: typ, size: int64(len(body)), etag: etag, body: body, vary: "Accept"}
 	c.serveContent(&ct)
 }
 

@@ -2,10 +2,12 @@ package serve
 
 import (
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // jsonListing is a listing as its JSON variant reads.
@@ -107,5 +109,55 @@ func TestListingTotal(t *testing.T) {
 	_, body = ts2.get("/d/")
 	if !strings.Contains(body, "<footer>1 entry shown of 2 ·") {
 		t.Errorf("footer: %s", body[strings.Index(body, "<footer>"):])
+	}
+}
+
+// TestListingValidators: a listing has an ETag made from its content and
+// no Last-Modified (a file in the folder may grow without the folder's time
+// changing), so If-Modified-Since never gives a 304 for a listing that
+// changed, and If-None-Match gives one only for the same content.
+func TestListingValidators(t *testing.T) {
+	for _, cache := range []string{"true", "false"} {
+		t.Run("cache="+cache, func(t *testing.T) {
+			ts := startServer(t, "[cache]\nenabled = "+cache+"\n", map[string]string{"d/a.txt": "a"})
+			resp, body := ts.get("/d/")
+			etag := resp.Header.Get("ETag")
+			if resp.StatusCode != 200 || etag == "" || !strings.Contains(body, "1 B") {
+				t.Fatalf("listing: %d ETag %q", resp.StatusCode, etag)
+			}
+			if lm := resp.Header.Get("Last-Modified"); lm != "" {
+				t.Errorf("Last-Modified %q, want none", lm)
+			}
+			future := time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)
+			if resp, _ := ts.get("/d/", "If-Modified-Since", future); resp.StatusCode != 200 {
+				t.Errorf("If-Modified-Since: %d, want 200", resp.StatusCode)
+			}
+			if resp, _ := ts.get("/d/", "If-None-Match", etag); resp.StatusCode != 304 {
+				t.Errorf("If-None-Match: %d, want 304", resp.StatusCode)
+			}
+
+			// The file grows; the folder's time stays.
+			dfi, err := os.Stat(filepath.Join(ts.root, "d"))
+			must(t, err)
+			f, err := os.OpenFile(filepath.Join(ts.root, "d", "a.txt"), os.O_WRONLY|os.O_APPEND, 0)
+			must(t, err)
+			_, err = f.WriteString(strings.Repeat("a", 2999))
+			must(t, err)
+			must(t, f.Close())
+			if nfi, err := os.Stat(filepath.Join(ts.root, "d")); err != nil || !nfi.ModTime().Equal(dfi.ModTime()) {
+				t.Fatalf("the folder's time changed: %v", err)
+			}
+			waitFor(t, "the listing to show the new size", func() bool {
+				_, body := ts.get("/d/")
+				return strings.Contains(body, "2.9 KiB")
+			})
+			resp, _ = ts.get("/d/", "If-None-Match", etag)
+			if resp.StatusCode != 200 || resp.Header.Get("ETag") == etag {
+				t.Errorf("If-None-Match with the old ETag: %d, ETag %q (was %q)", resp.StatusCode, resp.Header.Get("ETag"), etag)
+			}
+			if resp, _ := ts.get("/d/", "If-Modified-Since", future); resp.StatusCode != 200 {
+				t.Errorf("If-Modified-Since after the change: %d, want 200", resp.StatusCode)
+			}
+		})
 	}
 }
