@@ -619,7 +619,7 @@ func (r *ssiRun) include(w io.Writer, uri string, redirects int) error {
 		return err
 	}
 	if t.sc != nil {
-		return r.runSub(w, t.sc, t.query, redirects)
+		return r.runSub(w, t.sc, t.query, redirects, false)
 	}
 	if t.dir {
 		return fmt.Errorf("%s: %w", uri, errNotIncludable)
@@ -782,8 +782,18 @@ func (r *ssiRun) Stat(kind, p string) (int64, time.Time, error) {
 	return t.fi.Size(), t.fi.ModTime(), nil
 }
 
-// runSub runs a script for an include and writes its body.
-func (r *ssiRun) runSub(w io.Writer, sc *script, query string, redirects int) error {
+// runSub runs a script for an include virtual (exec false) or an exec
+// cgi (exec true) and writes its body, whatever its status, as Apache
+// does. A script that redirects to a local path is followed; one that
+// redirects elsewhere is an error for include, and a link to where it
+// points for exec.
+//
+// The script's environment is Apache's for a subrequest of the page:
+// REQUEST_URI is the page's request's, SERVER_PROTOCOL is INCLUDED, and
+// the page's variables follow the script's own: those set by the pages,
+// then DOCUMENT_NAME, DOCUMENT_URI, DOCUMENT_ARGS, DOCUMENT_PATH_INFO and
+// QUERY_STRING_UNESCAPED.
+func (r *ssiRun) runSub(w io.Writer, sc *script, query string, redirects int, exec bool) error {
 	h := r.st.cgi
 	if h == nil {
 		return errors.New("CGI is not configured")
@@ -793,18 +803,27 @@ func (r *ssiRun) runSub(w io.Writer, sc *script, query string, redirects int) er
 	}
 	req := r.baseRequest()
 	req.Method = "GET"
+	req.Proto = "INCLUDED"
 	req.ScriptFilename = sc.file
 	req.ScriptName = string(sc.name)
 	req.PathInfo = string(sc.pathInfo)
 	req.QueryString = query
-	req.RequestURI = string(sc.name) + string(sc.pathInfo)
-	if query != "" {
-		req.RequestURI += "?" + query
-	}
 	req.ContextPrefix, req.ContextDocumentRoot = sc.prefix, sc.prefixDir
 	req.Body, req.ContentLength = nil, 0
-	for _, v := range r.state.Vars() {
+	set := r.state.Vars()
+	req.Extra = make([]cgi.Field, 0, len(set)+5)
+	for _, v := range set {
 		req.Extra = append(req.Extra, cgi.Field{Name: v.Name, Value: v.Value})
+	}
+	req.Extra = append(req.Extra,
+		cgi.Field{Name: "DOCUMENT_NAME", Value: filepath.Base(r.pageFile)},
+		cgi.Field{Name: "DOCUMENT_URI", Value: r.pageURI},
+		cgi.Field{Name: "DOCUMENT_ARGS", Value: r.query})
+	if r.pathInfo != "" {
+		req.Extra = append(req.Extra, cgi.Field{Name: "DOCUMENT_PATH_INFO", Value: r.pathInfo})
+	}
+	if q, ok := r.currentQuery(); ok {
+		req.Extra = append(req.Extra, cgi.Field{Name: "QUERY_STRING_UNESCAPED", Value: ssi.QueryStringUnescaped(q)})
 	}
 	sw := &subWriter{w: w, run: r}
 	res, err := h.Serve(r.ctx, sw, req)
@@ -817,28 +836,45 @@ func (r *ssiRun) runSub(w io.Writer, sc *script, query string, redirects int) er
 		}
 		return r.include(w, res.LocalRedirect, redirects+1)
 	}
-	if sw.status >= 400 {
-		return fmt.Errorf("%s answered %d", sc.file, sw.status)
+	if sw.redirect != "" {
+		if !exec {
+			return fmt.Errorf("%s redirected to %s", sc.file, sw.redirect)
+		}
+		loc := htmlEscaper.Replace(sw.redirect)
+		_, err := io.WriteString(w, `<a href="`+loc+`">`+loc+`</a>`)
+		return err
 	}
 	return nil
 }
 
+// htmlEscaper escapes as Apache's ap_escape_html does.
+var htmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;")
+
 // subWriter takes the body of a script an SSI page includes; its header
 // is not sent.
 type subWriter struct {
-	w      io.Writer
-	run    *ssiRun
-	status int
+	w        io.Writer
+	run      *ssiRun
+	redirect string // where a script that redirected to another site pointed; its body is dropped
 }
 
-func (sw *subWriter) WriteHeader(status int, _ []cgi.Field) error {
-	sw.status = status
+// WriteHeader notes a redirect: a Location to an absolute URL with no
+// Status, which the handler answers as 302.
+func (sw *subWriter) WriteHeader(status int, fields []cgi.Field) error {
+	if status != 302 {
+		return nil
+	}
+	for _, f := range fields {
+		if strings.EqualFold(f.Name, "Location") {
+			sw.redirect = f.Value
+		}
+	}
 	return nil
 }
 
 func (sw *subWriter) Write(p []byte) (int, error) {
-	if sw.status >= 300 {
-		return len(p), nil // an error or redirect page is not included
+	if sw.redirect != "" {
+		return len(p), nil
 	}
 	return sw.w.Write(p)
 }
@@ -884,7 +920,9 @@ func (r *ssiRun) ExecCmd(w io.Writer, cmd string, env []ssi.Var) error {
 	return err
 }
 
-// ExecCGI runs the script at uri and writes its output.
+// ExecCGI runs the script at uri and writes its output. As in Apache, the
+// script gets the page's query string and path info, and uri may have
+// neither.
 func (r *ssiRun) ExecCGI(w io.Writer, uri string) error {
 	t, err := r.resolveSub(uri)
 	if err != nil {
@@ -896,7 +934,12 @@ func (r *ssiRun) ExecCGI(w io.Writer, uri string) error {
 		}
 		return fmt.Errorf("%s is not a CGI script", uri)
 	}
-	return r.runSub(w, t.sc, t.query, 0)
+	if t.hasQuery || len(t.sc.pathInfo) > 0 {
+		return fmt.Errorf("%s: exec cgi takes no query string or path info; the script gets the page's", uri)
+	}
+	sc := *t.sc
+	sc.pathInfo = []byte(r.pathInfo)
+	return r.runSub(w, &sc, r.query, 0, true)
 }
 
 // flushingWriter writes a command's output and flushes the response after

@@ -478,3 +478,53 @@ func TestRenderSSIQuery(t *testing.T) {
 		}
 	}
 }
+
+// TestSSIIncludedCGIEnv checks the environment of a script a page
+// includes: Apache's for a subrequest of the page.
+func TestSSIIncludedCGIEnv(t *testing.T) {
+	ts := startSSIEnvServer(t, "")
+	_, body := ts.get("/t/incenv.shtml?top=%41")
+	want := "RU=/t/incenv.shtml?top=%41 SP=INCLUDED SN=/cgi-bin/env.sh PI=/p QS=a=1 DN=incenv.shtml DU=/t/incenv.shtml DA=top=%41 QSU=top=A MY=v\n" +
+		"\nRU=/t/incenv.shtml?top=%41 SP=INCLUDED SN=/cgi-bin/env.sh PI= QS= DN=incenv.shtml DU=/t/incenv.shtml DA=top=%41 QSU=n=A MY=v\n"
+	if body != want {
+		t.Errorf("with a query:\ngot  %q\nwant %q", body, want)
+	}
+	_, body = ts.get("/t/incenv.shtml")
+	if first, _, _ := strings.Cut(body, "\n"); !strings.Contains(first, " DA= QSU=unset ") {
+		t.Errorf("without a query, QUERY_STRING_UNESCAPED is set: %q", first)
+	}
+}
+
+// TestSSIIncludedCGIStatus checks that an included script's body is
+// included whatever its status, that a redirect to another site is an
+// error (a link for exec cgi), and that a local one is followed.
+func TestSSIIncludedCGIStatus(t *testing.T) {
+	ts := startSSIEnvServer(t, "[ssi]\nexec = true\n")
+	const errmsg = "[an error occurred while processing this directive]"
+	if _, body := ts.get("/t/status.shtml"); body != "1:not found body\n|2:"+errmsg+"|3:included text\n|" {
+		t.Errorf("include virtual: %q", body)
+	}
+	waitFor(t, "the redirect in the error log", func() bool {
+		return strings.Contains(ts.errlog.String(), "away.sh redirected to http://example.com/a?b&c")
+	})
+	want := `1:<a href="http://example.com/a?b&amp;c">http://example.com/a?b&amp;c</a>|2:not found body` + "\n|"
+	if _, body := ts.get("/t/exec.shtml"); body != want {
+		t.Errorf("exec cgi:\ngot  %q\nwant %q", body, want)
+	}
+}
+
+// TestSSIExecCGIQuery checks that exec cgi gives the script the page's
+// query string and path info, and refuses a URI with its own, as Apache
+// does.
+func TestSSIExecCGIQuery(t *testing.T) {
+	ts := startServerWith(t, "[cgi]\ndirs = { \"/cgi-bin/\" = \"cgi-bin\" }\n[ssi]\nexec = true\n", map[string]string{
+		"htdocs/x.shtml": `1:<!--#exec cgi="/cgi-bin/q.sh" -->|2:<!--#exec cgi="/cgi-bin/q.sh?a=1" -->|3:<!--#exec cgi="/cgi-bin/q.sh/p" -->|`,
+		"cgi-bin/q.sh":   "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nQS=%s PI=%s' \"$QUERY_STRING\" \"$PATH_INFO\"\n",
+	})
+	must(t, os.Chmod(filepath.Join(ts.dir, "cgi-bin", "q.sh"), 0o755))
+	const errmsg = "[an error occurred while processing this directive]"
+	want := "1:QS=top=1 PI=|2:" + errmsg + "|3:" + errmsg + "|"
+	if _, body := ts.get("/x.shtml?top=1"); body != want {
+		t.Errorf("got %q, want %q", body, want)
+	}
+}
