@@ -25,6 +25,11 @@ type listEntry struct {
 	Size    int64     `json:"size"`
 	ModTime time.Time `json:"modified"`
 	URL     string    `json:"url"` // relative, percent-escaped
+
+	// sub is the stat of a subfolder (not one reached by a symbolic link),
+	// for the cached listing's dependency on it: the time shown for a
+	// subfolder changes when a name in it does.
+	sub fs.FileInfo
 }
 
 // listing is a whole directory listing, as the template and JSON see it.
@@ -190,9 +195,17 @@ func (c *conn) serveDir(s *site, p []byte, dir *os.File, tok cache.Token) {
 	h.Write(body)
 	etag := "\"l" + strconv.FormatUint(h.Sum64(), 16) + "\""
 	if ch != nil {
-		// The entry depends on the folder: the cache drops it on an event
-		// on any name in it.
-		e := c.st.newEntry(typ, body, time.Time{}, etag, "Accept", []cache.Dep{cache.DepOf(s.absPath(p), dfi)})
+		// The entry depends on the folder (the cache drops it on an event
+		// on any name in it) and on each subfolder shown, whose time it
+		// shows.
+		abs := s.absPath(p)
+		deps := []cache.Dep{cache.DepOf(abs, dfi)}
+		for i := range l.Entries {
+			if sub := l.Entries[i].sub; sub != nil {
+				deps = append(deps, cache.DepOf(filepath.Join(abs, l.Entries[i].Name), sub))
+			}
+		}
+		e := c.st.newEntry(typ, body, time.Time{}, etag, "Accept", deps)
 		c.cacheKey(s, p, variant)
 		ch.Add(c.ownedKey(), e, tok)
 		c.serveEntry(e)
@@ -269,6 +282,9 @@ func readListing(s *site, rel string, dir *os.File, max int, col byte, desc bool
 			switch {
 			case fi.IsDir():
 				e.Dir, e.Type, e.Size = true, "dir", 0
+				if de.IsDir() {
+					e.sub = fi
+				}
 			case fi.Mode().IsRegular():
 				e.Type = "file"
 			default:

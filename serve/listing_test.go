@@ -161,3 +161,29 @@ func TestListingValidators(t *testing.T) {
 		})
 	}
 }
+
+// TestListingSubfolderTime: a cached listing shows the time of a subfolder
+// as it is now: adding a file to the subfolder changes that time, though no
+// name in the listed folder changed.
+func TestListingSubfolderTime(t *testing.T) {
+	ts := startServer(t, "", map[string]string{"top/sub/a.txt": "a", "top/b.txt": "b"})
+	sub := filepath.Join(ts.root, "top", "sub")
+	old := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
+	must(t, os.Chtimes(sub, old, old))
+	must(t, os.Chtimes(filepath.Join(ts.root, "top", "b.txt"), old, old))
+	time.Sleep(100 * time.Millisecond) // for the change's event to pass
+	ch := ts.srv.state.Load().cache
+	waitFor(t, "a cached listing with the subfolder's old time", func() bool {
+		hits := ch.Stats().Hits
+		_, body := ts.get("/top/", "Accept", "application/json")
+		return strings.Contains(body, `"modified": "2020-01-02T03:04:05Z"`) && ch.Stats().Hits > hits
+	})
+	must(t, os.WriteFile(filepath.Join(sub, "new.txt"), []byte("new"), 0o644))
+	fi, err := os.Stat(sub)
+	must(t, err)
+	want := `"modified": "` + fi.ModTime().UTC().Format(time.RFC3339) + `"`
+	waitFor(t, "the listing to show the subfolder's new time", func() bool {
+		_, body := ts.get("/top/", "Accept", "application/json")
+		return strings.Contains(body, want)
+	})
+}
