@@ -351,18 +351,51 @@ func (r *ssiRun) loadVars() {
 	base := r.baseRequest()
 	for _, kv := range cgi.Env(base, &r.st.cfg.CGI) {
 		k, v, _ := strings.Cut(kv, "=")
-		add(k, v)
+		if k != "REDIRECT_STATUS" { // php-cgi's, not the page's
+			add(k, v)
+		}
 	}
-	add("DOCUMENT_NAME", filepath.Base(r.pageFile))
 	add("DOCUMENT_URI", r.pageURI)
 	add("DOCUMENT_ARGS", r.query)
 	if r.pathInfo != "" {
 		add("DOCUMENT_PATH_INFO", r.pathInfo)
 	}
+	add("USER_NAME", ownerName(r.pageFile))
+	add("DOCUMENT_NAME", filepath.Base(r.pageFile))
 	if r.hasQuery {
 		add("QUERY_STRING_UNESCAPED", ssi.QueryStringUnescaped(r.query))
 	}
-	add("USER_NAME", ownerName(r.pageFile))
+	slices.SortStableFunc(r.vars, func(a, b ssi.Var) int { return envRank(a.Name) - envRank(b.Name) })
+}
+
+// envRank places a variable in the order in which Apache builds an SSI
+// page's environment, the order printenv shows: the request's header
+// fields (in their own order), then ap_add_common_vars' variables,
+// ap_add_cgi_vars' and mod_include's own. A variable Apache does not set
+// goes with the last of ap_add_common_vars', as its REMOTE_IDENT does.
+func envRank(name string) int {
+	if strings.HasPrefix(name, "HTTP_") || name == "CONTENT_TYPE" || name == "CONTENT_LENGTH" {
+		return 0
+	}
+	for i, n := range apacheEnvOrder {
+		if n == name {
+			return i + 1
+		}
+	}
+	return slices.Index(apacheEnvOrder, "AUTH_TYPE") + 2
+}
+
+// apacheEnvOrder is the order of Apache's SSI variables after the request
+// header fields. mod_include's DATE_LOCAL, DATE_GMT and LAST_MODIFIED,
+// which the evaluator adds, come right before DOCUMENT_URI.
+var apacheEnvOrder = []string{
+	"PATH", "SERVER_SIGNATURE", "SERVER_SOFTWARE", "SERVER_NAME", "SERVER_ADDR", "SERVER_PORT",
+	"REMOTE_HOST", "REMOTE_ADDR", "DOCUMENT_ROOT", "REQUEST_SCHEME", "CONTEXT_PREFIX",
+	"CONTEXT_DOCUMENT_ROOT", "SERVER_ADMIN", "SCRIPT_FILENAME", "REMOTE_PORT", "REMOTE_USER", "AUTH_TYPE",
+	"GATEWAY_INTERFACE", "SERVER_PROTOCOL", "REQUEST_METHOD", "QUERY_STRING", "REQUEST_URI",
+	"SCRIPT_NAME", "PATH_INFO", "PATH_TRANSLATED",
+	"DOCUMENT_URI", "DOCUMENT_ARGS", "DOCUMENT_PATH_INFO", "USER_NAME", "DOCUMENT_NAME",
+	"QUERY_STRING_UNESCAPED",
 }
 
 // ownerName is the name of a file's owner, or its uid.
@@ -431,7 +464,7 @@ func (r *ssiRun) Var(name string) (string, bool) {
 	return v, ok
 }
 
-// Vars returns every request variable.
+// Vars returns every request variable, in Apache's order.
 func (r *ssiRun) Vars() []ssi.Var {
 	r.loadVars()
 	if !r.nested {

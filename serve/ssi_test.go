@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -526,5 +527,33 @@ func TestSSIExecCGIQuery(t *testing.T) {
 	want := "1:QS=top=1 PI=|2:" + errmsg + "|3:" + errmsg + "|"
 	if _, body := ts.get("/x.shtml?top=1"); body != want {
 		t.Errorf("got %q, want %q", body, want)
+	}
+}
+
+// TestSSIPrintenvOrder checks that printenv lists the variables in
+// Apache's order: the request's header fields, then the server's, the
+// CGI ones and the page's.
+func TestSSIPrintenvOrder(t *testing.T) {
+	ts := startSSIEnvServer(t, "")
+	_, body := ts.get("/q/env.shtml?a=b", "X-Foo", "1")
+	var headers, names []string
+	for _, line := range strings.Split(strings.TrimSuffix(body, "\n"), "\n") {
+		name, _, _ := strings.Cut(line, "=")
+		if strings.HasPrefix(name, "HTTP_") && len(names) == 0 {
+			headers = append(headers, name)
+			continue
+		}
+		names = append(names, name)
+	}
+	if len(headers) == 0 || headers[0] != "HTTP_HOST" || !slices.Contains(headers, "HTTP_X_FOO") {
+		t.Errorf("the header fields do not come first, in their order: %q", headers)
+	}
+	want := []string{"PATH", "SERVER_SIGNATURE", "SERVER_SOFTWARE", "SERVER_NAME", "SERVER_ADDR", "SERVER_PORT",
+		"REMOTE_HOST", "REMOTE_ADDR", "DOCUMENT_ROOT", "REQUEST_SCHEME", "CONTEXT_PREFIX", "CONTEXT_DOCUMENT_ROOT",
+		"SERVER_ADMIN", "SCRIPT_FILENAME", "REMOTE_PORT", "GATEWAY_INTERFACE", "SERVER_PROTOCOL", "REQUEST_METHOD",
+		"QUERY_STRING", "REQUEST_URI", "SCRIPT_NAME", "DATE_LOCAL", "DATE_GMT", "LAST_MODIFIED", "DOCUMENT_URI",
+		"DOCUMENT_ARGS", "USER_NAME", "DOCUMENT_NAME", "QUERY_STRING_UNESCAPED"}
+	if !slices.Equal(names, want) {
+		t.Errorf("printenv order:\ngot  %q\nwant %q", names, want)
 	}
 }
