@@ -457,12 +457,14 @@ func TestSSIQueryUnescapedUndefined(t *testing.T) {
 }
 
 // TestRenderSSIQuery checks the query of the pwebs ssi command: none, an
-// empty one ("?") or one given with or without its '?'.
+// empty one ("?") or one given with or without its '?'; and that a
+// message's control bytes reach the terminal escaped.
 func TestRenderSSIQuery(t *testing.T) {
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{
-		"pwebs.conf":     "document_root = \"htdocs\"\n[log]\naccess = \"\"\nerror = \"-\"\n",
-		"htdocs/q.shtml": `QS=<!--#echo var="QUERY_STRING" --> QSU=<!--#echo var="QUERY_STRING_UNESCAPED" --> RU=<!--#echo var="REQUEST_URI" -->`,
+		"pwebs.conf":       "document_root = \"htdocs\"\n[log]\naccess = \"\"\nerror = \"-\"\n",
+		"htdocs/q.shtml":   `QS=<!--#echo var="QUERY_STRING" --> QSU=<!--#echo var="QUERY_STRING_UNESCAPED" --> RU=<!--#echo var="REQUEST_URI" -->`,
+		"htdocs/bad.shtml": "<!--#include virtual=\"/no\x01pe\" -->",
 	})
 	cfg, err := LoadConfig(filepath.Join(dir, "pwebs.conf"), nil)
 	must(t, err)
@@ -477,6 +479,10 @@ func TestRenderSSIQuery(t *testing.T) {
 		if err != nil || n != 0 || out.String() != want {
 			t.Errorf("query %q: %d %v %q, want %q (%s)", query, n, err, out.String(), want, errw.String())
 		}
+	}
+	var out, errw strings.Builder
+	if n, _ := RenderSSI(cfg, "/bad.shtml", "", &out, &errw); n != 1 || !strings.Contains(errw.String(), `"/no\x01pe"`) {
+		t.Errorf("%d problems, messages %q: want the control byte escaped", n, errw.String())
 	}
 }
 

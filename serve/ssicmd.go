@@ -112,7 +112,7 @@ func RenderSSI(cfg *Config, path, query string, out, errw io.Writer) (int, error
 		pageFile: file, pageURI: string(clean), query: query, hasQuery: hasQuery,
 		errorf: func(name string, line int, msg string) {
 			problems++
-			fmt.Fprintf(errw, "%s:%d: %s\n", displayPath(name), line, msg)
+			fmt.Fprintf(errw, "%s:%d: %s\n", displayPath(name), line, escapeControls(msg))
 		},
 		cgiBase: &cgi.Request{
 			Method: "GET", RequestURI: target, Proto: "HTTP/1.1", Scheme: "http",
@@ -126,6 +126,26 @@ func RenderSSI(cfg *Config, path, query string, out, errw io.Writer) (int, error
 		return problems + 1, err
 	}
 	return problems, nil
+}
+
+// escapeControls writes the control bytes of an SSI message as \xhh, as
+// the error log does, so that a page cannot move the cursor of the
+// terminal its messages go to.
+func escapeControls(s string) string {
+	i := strings.IndexFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f })
+	if i < 0 {
+		return s
+	}
+	var b strings.Builder
+	b.WriteString(s[:i])
+	for ; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f {
+			fmt.Fprintf(&b, "\\x%02x", c)
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 // displayPath shows a path relative to the current folder when it is
