@@ -20,6 +20,12 @@ const LevelNotice = slog.Level(2)
 // log writes as Apache's [client ip:port] field instead of as key=value.
 const ClientKey = "client"
 
+// RefererKey is the attribute key whose value, the Referer of the request a
+// record is about, the error log writes at the end of the line as Apache
+// does, ", referer: URL", instead of as key=value. An empty value writes
+// nothing.
+const RefererKey = "referer"
+
 // ParseLevel reads an error log level name: "debug", "info", "notice",
 // "warn" or "error", in any case.
 func ParseLevel(s string) (slog.Level, error) {
@@ -62,7 +68,9 @@ func levelName(l slog.Level) string {
 // record without a time has no time field. The attribute ClientKey ("client",
 // outside any group) becomes the [client ...] field; other attributes follow
 // the message as key=value, with group names joined by dots, and values
-// quoted when they hold a space, an '=' or a quote. Every record is one line:
+// quoted when they hold a space, an '=' or a quote. The attribute RefererKey
+// ("referer", outside any group) ends the line as Apache's ", referer: URL".
+// Every record is one line:
 // the message, keys and values are escaped as the access log escapes them,
 // so a newline in a stack trace is written as \n. Records below level are
 // dropped; a nil level means LevelNotice. Writes to w are serialised, so w
@@ -82,11 +90,12 @@ type handlerOut struct {
 }
 
 type handler struct {
-	out    *handlerOut
-	level  slog.Leveler
-	client string // escaped, from WithAttrs
-	attrs  []byte // " key=value" pairs from WithAttrs, already written
-	prefix string // open groups, each followed by a dot
+	out     *handlerOut
+	level   slog.Leveler
+	client  string // escaped, from WithAttrs
+	referer string // escaped, from WithAttrs
+	attrs   []byte // " key=value" pairs from WithAttrs, already written
+	prefix  string // open groups, each followed by a dot
 }
 
 var _ slog.Handler = (*handler)(nil)
@@ -113,10 +122,15 @@ func (h *handler) Handle(_ context.Context, r slog.Record) error {
 	b = append(b, h.out.pid...)
 	b = append(b, "] "...)
 	client := h.client
+	var referer slog.Value // the record's own, when it has one
+	hasReferer := false
 	if h.prefix == "" {
 		r.Attrs(func(a slog.Attr) bool {
-			if a.Key == ClientKey {
+			switch a.Key {
+			case ClientKey:
 				client = string(appendEscaped(nil, a.Value.Resolve().String()))
+			case RefererKey:
+				referer, hasReferer = a.Value.Resolve(), true
 			}
 			return true
 		})
@@ -129,12 +143,21 @@ func (h *handler) Handle(_ context.Context, r slog.Record) error {
 	b = appendEscaped(b, r.Message)
 	b = append(b, h.attrs...)
 	r.Attrs(func(a slog.Attr) bool {
-		if h.prefix == "" && a.Key == ClientKey {
+		if h.prefix == "" && (a.Key == ClientKey || a.Key == RefererKey) {
 			return true
 		}
 		b = appendAttr(b, h.prefix, a)
 		return true
 	})
+	if hasReferer {
+		if v := referer.String(); v != "" {
+			b = append(b, ", referer: "...)
+			b = appendEscaped(b, v)
+		}
+	} else if h.referer != "" {
+		b = append(b, ", referer: "...)
+		b = append(b, h.referer...)
+	}
 	b = append(b, '\n')
 	h.out.mu.Lock()
 	_, err := h.out.w.Write(b)
@@ -156,6 +179,10 @@ func (h *handler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	for _, a := range attrs {
 		if h.prefix == "" && a.Key == ClientKey {
 			h2.client = string(appendEscaped(nil, a.Value.Resolve().String()))
+			continue
+		}
+		if h.prefix == "" && a.Key == RefererKey {
+			h2.referer = string(appendEscaped(nil, a.Value.Resolve().String()))
 			continue
 		}
 		h2.attrs = appendAttr(h2.attrs, h.prefix, a)
