@@ -123,6 +123,13 @@ func (c *conn) logRequest() {
 	al.Access(rec)
 }
 
+// referer is the request's Referer, for the error log's records about the
+// request (logging.RefererKey): "" when it has none.
+func (c *conn) referer() string {
+	v, _ := c.req.Lookup("Referer")
+	return string(v)
+}
+
 // vhostName is %v: the name of the site that answered.
 func (c *conn) vhostName() string {
 	if c.site != nil {

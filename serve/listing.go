@@ -140,7 +140,7 @@ func (c *conn) serveDir(s *site, p []byte, dir *os.File, tok cache.Token) {
 		return
 	}
 	if !s.listing {
-		c.srv.log.Info("Cannot serve directory "+s.dir+string(p)+": No matching index file and listing is off", "client", c.remoteAddr())
+		c.srv.log.Info("Cannot serve directory "+s.dir+string(p)+": No matching index file and listing is off", "client", c.remoteAddr(), "referer", c.referer())
 		c.writeError(403)
 		return
 	}
@@ -182,7 +182,7 @@ func (c *conn) serveDir(s *site, p []byte, dir *os.File, tok cache.Token) {
 	}
 	if err != nil {
 		// Rendered into a buffer first, so a failure is a clean 500.
-		c.srv.log.Error("listing "+s.dir+string(p)+": "+err.Error(), "client", c.remoteAddr())
+		c.srv.log.Error("listing "+s.dir+string(p)+": "+err.Error(), "client", c.remoteAddr(), "referer", c.referer())
 		c.writeError(500)
 		return
 	}

@@ -187,3 +187,21 @@ func TestListingSubfolderTime(t *testing.T) {
 		return strings.Contains(body, want)
 	})
 }
+
+// TestListingOffReferer: the error log's record of a folder refused for
+// want of an index file names the request's Referer, as Apache's does.
+func TestListingOffReferer(t *testing.T) {
+	ts := startServer(t, "listing = false\n", map[string]string{"d/a.txt": "a"})
+	if resp, _ := ts.get("/d/", "Referer", "http://ref/page"); resp.StatusCode != 403 {
+		t.Fatalf("status %d, want 403", resp.StatusCode)
+	}
+	var line string
+	for _, l := range strings.Split(ts.errlog.String(), "\n") {
+		if strings.Contains(l, "Cannot serve directory") {
+			line = l
+		}
+	}
+	if !strings.Contains(line, "referer=http://ref/page") {
+		t.Errorf("error log line %q lacks the referer", line)
+	}
+}
