@@ -39,6 +39,10 @@ type Record struct {
 	Status      int           // %>s: the final status
 	OrigStatus  int           // %s: the status before an internal redirect; 0 means the same as Status
 	BodyBytes   int64         // %b ("-" when 0) and %B: body bytes sent
+	HeadBytes   int64         // bytes of the response head; %O prints HeadBytes+BodyBytes (no interim 100 Continue)
+	Aborted     bool          // %X prints "X": the client went away before the response was sent whole
+	KeepAlive   bool          // %X prints "+" (else "-"): the connection may carry another request
+	KeepAlives  int           // %k: requests read on the connection before this one
 	VHost       string        // %v: the virtual host's first name, or the server name
 	ReqHeader   HeaderLookup  // %{Name}i and %{Name}C; nil prints "-"
 	RespHeader  HeaderLookup  // %{Name}o; nil prints "-"
@@ -63,7 +67,7 @@ type Format struct {
 	src      string
 	items    []item
 	duration bool // an item prints Record.Duration, or a time at the end
-	respHead bool // an item prints a response header field (%{Name}o)
+	respHead bool // an item prints a response header field (%{Name}o) or the head's size (%O)
 
 	// clf is the last %t text printed: the lines of a busy log share
 	// their second, and formatting a time costs more than copying it.
@@ -115,6 +119,9 @@ const (
 	opCookie
 	opLocalPort
 	opRemotePort
+	opBytesSent
+	opConnStatus
+	opKeepAlives
 )
 
 // item is one piece of a format: literal text or one directive.
@@ -128,13 +135,16 @@ type item struct {
 }
 
 // ParseFormat reads an access log format: "common", "combined", or an Apache
-// LogFormat string. Supported directives: %% %a %A %b %B %D %h %H %l %m %p
-// %{local}p %{remote}p %{canonical}p %P %q %r %s %<s %>s %t %{sec}t
-// %{msec}t %{usec}t %{msec_frac}t %{usec_frac}t (each optionally "begin:" or
-// "end:"), %{queue}t %T %{s}T %{ms}T %{us}T %u %U %v %{Name}i %{Name}o and
-// %{Name}C, with Apache's status conditions (%400,501{Referer}i,
-// %!200{Referer}i). Any other directive, including strftime formats in %{}t,
-// is an error. In the literal text, \n \t \r \\ and \" stand for a newline, a
+// LogFormat string. Supported directives: %% %a %A %b %B %D %h %H %k %l %L
+// %m %O %p %{local}p %{remote}p %{canonical}p %P %{pid}P %q %r %s %<s %>s %t
+// %{sec}t %{msec}t %{usec}t %{msec_frac}t %{usec_frac}t (each optionally
+// "begin:" or "end:"), %{queue}t %T %{s}T %{ms}T %{us}T %u %U %v %X
+// %{VAR}e %{Name}i %{Name}o and %{Name}C, with Apache's status conditions
+// (%400,501{Referer}i, %!200{Referer}i). %l, %L and %{VAR}e always print
+// "-": pwebs asks no identd, its error log has no log IDs, and it sets no
+// environment variables for a request (Apache prints "-" for one that is
+// not set). Any other directive is an error, saying so for those pwebs
+// leaves out: %I %S %f %R %{tid}P and strftime formats in %{}t. In the literal text, \n \t \r \\ and \" stand for a newline, a
 // tab, a carriage return, a backslash and a double quote, as in httpd.conf.
 // Each line ends with a newline.
 func ParseFormat(s string) (*Format, error) {
@@ -196,7 +206,7 @@ func ParseFormat(s string) (*Format, error) {
 			f.duration = true
 		case it.end:
 			f.duration = true
-		case it.op == opRespHeader:
+		case it.op == opRespHeader, it.op == opBytesSent:
 			f.respHead = true
 		}
 	}
@@ -211,8 +221,9 @@ func ParseFormat(s string) (*Format, error) {
 func (f *Format) UsesDuration() bool { return f.duration }
 
 // UsesResponseHeader reports whether a line of f prints a field of the
-// response head (%{Name}o). When it does not, the caller may leave
-// Record.RespHeader nil and save keeping a copy of the head.
+// response head (%{Name}o) or its size (%O). When it does not, the caller
+// may leave Record.RespHeader nil and Record.HeadBytes 0, and save keeping a
+// copy of the head.
 func (f *Format) UsesResponseHeader() bool { return f.respHead }
 
 // parseDirective reads the directive that starts at s[at] ('%') and returns
@@ -282,11 +293,32 @@ modifiers:
 		}
 	case 'A':
 		it.op = opLocalIP
-	case 'l':
-		// The remote logname (identd) is never looked up: a literal,
-		// merged with the text around it.
+	case 'l', 'L':
+		// The remote logname (identd) is never looked up, and the error
+		// log writes no log IDs: a literal, merged with the text around
+		// it.
 		it.op = opLiteral
 		it.text = "-"
+	case 'e':
+		if arg == "" {
+			return bad("a name in braces is required, as in %%{UNIQUE_ID}e")
+		}
+		// pwebs sets no environment variables for a request: every one
+		// prints as an unset one does in Apache.
+		it.op = opLiteral
+		it.text = "-"
+	case 'X':
+		it.op = opConnStatus
+	case 'k':
+		it.op = opKeepAlives
+	case 'O':
+		it.op = opBytesSent
+	case 'I', 'S':
+		return bad("not supported: pwebs does not count the bytes of request heads (%%O, the bytes sent, is supported)")
+	case 'f':
+		return bad("not supported: pwebs does not record the file that answered a request")
+	case 'R':
+		return bad("not supported: pwebs has no Apache handlers")
 	case 'u':
 		it.op = opUser
 	case 't':
@@ -349,7 +381,7 @@ modifiers:
 		}
 	case 'P':
 		if arg != "" && !strings.EqualFold(arg, "pid") {
-			return bad("only the process ID (%%P or %%{pid}P) is supported")
+			return bad("not supported: pwebs serves requests on goroutines, not threads; only the process ID (%%P or %%{pid}P) is")
 		}
 		it.op = opLiteral
 		it.text = strconv.Itoa(os.Getpid())
@@ -473,6 +505,19 @@ func (f *Format) Append(dst []byte, r *Record) []byte {
 			}
 		case opBytes:
 			dst = strconv.AppendInt(dst, max(r.BodyBytes, 0), 10)
+		case opBytesSent:
+			dst = strconv.AppendInt(dst, max(r.HeadBytes, 0)+max(r.BodyBytes, 0), 10)
+		case opConnStatus:
+			switch {
+			case r.Aborted:
+				dst = append(dst, 'X')
+			case r.KeepAlive:
+				dst = append(dst, '+')
+			default:
+				dst = append(dst, '-')
+			}
+		case opKeepAlives:
+			dst = strconv.AppendInt(dst, int64(max(r.KeepAlives, 0)), 10)
 		case opMicros:
 			dst = strconv.AppendInt(dst, r.Duration.Microseconds(), 10)
 		case opMillis:

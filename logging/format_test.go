@@ -88,12 +88,18 @@ func TestParseFormatErrors(t *testing.T) {
 		{"%{end:%H}t", "strftime formats are not supported"},
 		{"%{minutes}T", "the unit must be"},
 		{"%{bogus}p", "canonical, local or remote"},
-		{"%{tid}P", "only the process ID"},
+		{"%{tid}P", "not supported: pwebs serves requests on goroutines"},
+		{"%{hextid}P", "not supported"},
 		{"%{x}a", "{c}"},
 		{"%1000{Referer}i", "at most 3 digits"},
-		{"%X", "unsupported"},
-		{"%e", "unsupported"},
-		{"%{c}e", "unsupported"},
+		{"%e", "a name in braces is required"},
+		{"%I", `"%I" at byte 0: not supported`},
+		{"%h %S", `"%S" at byte 3: not supported`},
+		{"%f", "not supported"},
+		{"%{x}R", "not supported"},
+		{"%{%Y-%m-%d %H:%M:%S}t", "strftime formats are not supported"},
+		{"%{begin:%d/%b/%Y}t", "strftime formats are not supported"},
+		{"%Z", "unknown"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.format, func(t *testing.T) {
@@ -171,6 +177,12 @@ func TestAppend(t *testing.T) {
 		{"%200,304{Referer}i %!200,304{Referer}i %404{Referer}i", nil, "http://example.com/start.html - -"},
 		{"%!200s %404,200>s", nil, "- 200"},
 		{"%400P", nil, "-"},
+		{"%X %k %O", nil, "- 0 2326"},
+		{"%X %k %O", func(r *Record) { r.KeepAlive, r.KeepAlives, r.HeadBytes = true, 2, 225 }, "+ 2 2551"},
+		{"%X", func(r *Record) { r.Aborted, r.KeepAlive = true, true }, "X"},
+		{"%O %k", func(r *Record) { r.BodyBytes, r.KeepAlives = 0, -1 }, "0 0"},
+		{"%L %{UNIQUE_ID}e|%{HTTPS}e%l", nil, "- -|--"},
+		{"%200{FOO}e %!200X", nil, "- -"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.format, func(t *testing.T) {
@@ -465,7 +477,7 @@ func FuzzParseFormat(f *testing.F) {
 }
 
 // TestUses checks what a format tells its caller it needs: Duration (%D,
-// %T, a time at the end) and the response head (%{Name}o).
+// %T, a time at the end) and the response head (%{Name}o, %O).
 func TestUses(t *testing.T) {
 	tests := []struct {
 		format             string
@@ -483,6 +495,8 @@ func TestUses(t *testing.T) {
 		{"%{Content-Type}o", false, true},
 		{"%h %!200{Location}o %D", true, true},
 		{"%{Referer}i %{c}a", false, false},
+		{"%O", false, true},
+		{"%X %k %L %{A}e %B", false, false},
 	}
 	for _, tt := range tests {
 		f, err := ParseFormat(tt.format)
