@@ -113,6 +113,10 @@ func (c *conn) logRequest() {
 		Status:      c.resp.status,
 		OrigStatus:  c.resp.origStatus,
 		BodyBytes:   c.resp.bodyBytes,
+		HeadBytes:   int64(len(c.respHead)), // kept when the format prints %O
+		Aborted:     c.broken,
+		KeepAlive:   !c.closeAfter,
+		KeepAlives:  c.nreq - 1,
 		VHost:       c.vhostName(),
 		ReqHeader:   r,
 		RespHeader:  &c.respHead,
