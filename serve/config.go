@@ -180,7 +180,8 @@ func DefaultConfig() *Config {
 }
 
 // ConfigError is every problem found in one config file, each as
-// "FILE:LINE: message" (or "FILE: message" when no line applies).
+// "FILE:LINE: message" (or "FILE: message" when no line applies), in the
+// order of their lines.
 type ConfigError struct {
 	Problems []string
 }
@@ -233,23 +234,44 @@ func ParseConfig(name, base string, data []byte) (*Config, error) {
 	return c.decode(data, nil)
 }
 
-// decode fills c from a TOML document, then resolves and validates it.
+// decode fills c from a TOML document, then resolves and validates it. It
+// reports every problem it finds, not just the first: go-toml stops at the
+// first value it cannot decode, so that value's expression is blanked out
+// of the document (its lines kept, as blank lines) and the rest decoded
+// again, until what is left decodes; unknown keys are then reported, and
+// the keys that decoded are validated.
 func (c *Config) decode(data []byte, override func(*Config)) (*Config, error) {
-	lines, kinds, perr := scanKeys(data)
+	scan, perr := scanKeys(data)
 	if perr != nil {
 		return nil, &ConfigError{Problems: []string{fmt.Sprintf("%s:%s", c.file, perr)}}
 	}
-	if probs := checkValueKinds(c.file, lines, kinds); len(probs) > 0 {
-		return nil, &ConfigError{Problems: probs}
+	file, base := c.file, c.base
+	p := &problems{file: file, lines: scan.lines}
+	for _, k := range checkValueKinds(p, scan) {
+		data = scan.blank(data, scan.lines[k])
 	}
-	if err := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields().Decode(c); err != nil {
-		return nil, &ConfigError{Problems: decodeProblems(c.file, err, lines)}
+	for range len(scan.exprs) + 1 {
+		*c = *DefaultConfig()
+		c.file, c.base = file, base
+		err := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields().Decode(c)
+		p.decodeProblems(err)
+		var strict *toml.StrictMissingError
+		var de *toml.DecodeError
+		if err == nil || errors.As(err, &strict) || !errors.As(err, &de) {
+			break // unknown keys come last, once everything else decodes
+		}
+		line, _ := de.Position()
+		blanked := scan.blank(data, line)
+		if blanked == nil {
+			break
+		}
+		data = blanked
 	}
 	if override != nil {
 		override(c)
 	}
-	if err := c.finish(lines); err != nil {
-		return nil, err
+	if c.check(p); len(p.list) > 0 {
+		return nil, p.err()
 	}
 	return c, nil
 }
@@ -262,31 +284,39 @@ func unwrapPathError(err error) error {
 	return err
 }
 
-// decodeProblems turns go-toml's errors into "FILE:LINE: key ...: message".
-func decodeProblems(file string, err error, lines map[string]int) []string {
+// decodeProblems records go-toml's errors as "FILE:LINE: key ...: message",
+// and marks the keys of values that could not be decoded as bad.
+func (p *problems) decodeProblems(err error) {
+	if err == nil {
+		return
+	}
 	var strict *toml.StrictMissingError
 	if errors.As(err, &strict) {
-		var out []string
 		for _, e := range strict.Errors {
 			line, _ := e.Position()
-			out = append(out, fmt.Sprintf("%s:%d: key %q: unknown key", file, line, arrayKey(e.Key(), line, lines)))
+			p.addLine(line, fmt.Sprintf("%s:%d: key %q: unknown key", p.file, line, displayKey(arrayKey(e.Key(), line, p.lines))))
 		}
-		return out
+		return
 	}
 	var de *toml.DecodeError
 	if errors.As(err, &de) {
 		line, _ := de.Position()
 		msg := humanDecodeError(strings.TrimPrefix(de.Error(), "toml: "))
 		if key := de.Key(); len(key) > 0 {
-			return []string{fmt.Sprintf("%s:%d: key %q: %s", file, line, arrayKey(key, line, lines), msg)}
+			path := arrayKey(key, line, p.lines)
+			p.markBad(path)
+			p.addLine(line, fmt.Sprintf("%s:%d: key %q: %s", p.file, line, displayKey(path), msg))
+			return
 		}
-		return []string{fmt.Sprintf("%s:%d: %s", file, line, msg)}
+		p.addLine(line, fmt.Sprintf("%s:%d: %s", p.file, line, msg))
+		return
 	}
-	return []string{fmt.Sprintf("%s: %v", file, err)}
+	p.addLine(0, fmt.Sprintf("%s: %v", p.file, err))
 }
 
-// arrayKey shows a go-toml key path with the index of the array table it
-// is in ("vhost[1].colour"), found from the line it is on.
+// arrayKey turns a go-toml key path into one of keyLines's, with the index
+// of the array table it is in ("vhost.1.colour"), found from the line it is
+// on.
 func arrayKey(key []string, line int, lines map[string]int) string {
 	if len(key) < 2 {
 		return strings.Join(key, ".")
@@ -302,7 +332,7 @@ func arrayKey(key []string, line int, lines map[string]int) string {
 	if best < 0 {
 		return strings.Join(key, ".")
 	}
-	return displayKey(key[0] + "." + strconv.Itoa(best) + "." + strings.Join(key[1:], "."))
+	return key[0] + "." + strconv.Itoa(best) + "." + strings.Join(key[1:], ".")
 }
 
 var goTypeRE = regexp.MustCompile(`^cannot decode TOML (\w+) into struct field \S+ of type (\S+)$`)
@@ -331,21 +361,49 @@ func article(kind string) string {
 	return "a"
 }
 
-// keyLines maps every key of a TOML document ("max_clients",
-// "vhost.1.document_root", "cgi.interpreters..php") to the line it is
-// written on, so that validation errors can name a line. Array tables are
-// numbered from 0 in the path. Tables map to the line of their header.
-func keyLines(data []byte) (map[string]int, error) {
-	lines, _, err := scanKeys(data)
-	return lines, err
+// keyScan is what scanKeys finds in a TOML document.
+type keyScan struct {
+	// lines maps every key ("max_clients", "vhost.1.document_root",
+	// "cgi.interpreters..php") and every element of a list
+	// ("cgi.extensions.1") to the line it is written on, so that
+	// validation errors can name a line. Array tables are numbered from 0
+	// in the path. Tables map to the line of their header.
+	lines map[string]int
+	// kinds maps every key to the kind of its value.
+	kinds map[string]unstable.Kind
+	// exprs holds the first line of every top-level expression (a table
+	// header or a key = value), in order, and which are table headers.
+	exprs []expr
+	// last is the document's last line.
+	last int
 }
 
-// scanKeys is keyLines that also returns the kind of each key's value.
-func scanKeys(data []byte) (map[string]int, map[string]unstable.Kind, error) {
+type expr struct {
+	line  int
+	table bool
+}
+
+// keyLines returns the lines of every key of a TOML document; see
+// keyScan.lines.
+func keyLines(data []byte) (map[string]int, error) {
+	scan, err := scanKeys(data)
+	if err != nil {
+		return nil, err
+	}
+	return scan.lines, nil
+}
+
+// scanKeys finds the keys of a TOML document, their lines and the kinds of
+// their values, and where each expression begins.
+func scanKeys(data []byte) (*keyScan, error) {
 	var p unstable.Parser
 	p.Reset(data)
-	lines := make(map[string]int)
-	kinds := make(map[string]unstable.Kind)
+	scan := &keyScan{
+		lines: make(map[string]int),
+		kinds: make(map[string]unstable.Kind),
+		last:  bytes.Count(data, []byte("\n")) + 1,
+	}
+	lines, kinds := scan.lines, scan.kinds
 	var table []string
 	counts := make(map[string]int)
 	lineOf := func(n *unstable.Node) int {
@@ -360,7 +418,36 @@ func scanKeys(data []byte) (map[string]int, map[string]unstable.Kind, error) {
 		}
 		return parts, first
 	}
+	// valueLine is the line a value starts on, or def when the parser
+	// does not tell (a nested list).
+	var valueLine func(n *unstable.Node, def int) int
+	valueLine = func(n *unstable.Node, def int) int {
+		if n.Raw.Length > 0 {
+			return lineOf(n)
+		}
+		it := n.Children()
+		if it.Next() {
+			return valueLine(it.Node(), def)
+		}
+		return def
+	}
+	var walkValue func(full []string, v *unstable.Node, line int)
 	var walkInline func(prefix []string, n *unstable.Node)
+	walkValue = func(full []string, v *unstable.Node, line int) {
+		switch v.Kind {
+		case unstable.InlineTable:
+			walkInline(full, v)
+		case unstable.Array:
+			it := v.Children()
+			for i := 0; it.Next(); i++ {
+				el := append(slices.Clone(full), strconv.Itoa(i))
+				elLine := valueLine(it.Node(), line)
+				lines[strings.Join(el, ".")] = elLine
+				line = elLine
+				walkValue(el, it.Node(), elLine)
+			}
+		}
+	}
 	walkInline = func(prefix []string, n *unstable.Node) {
 		it := n.Children()
 		for it.Next() {
@@ -373,9 +460,7 @@ func scanKeys(data []byte) (map[string]int, map[string]unstable.Kind, error) {
 			if first != nil {
 				lines[strings.Join(full, ".")] = lineOf(first)
 				kinds[strings.Join(full, ".")] = kv.Value().Kind
-			}
-			if v := kv.Value(); v.Kind == unstable.InlineTable {
-				walkInline(full, v)
+				walkValue(full, kv.Value(), lineOf(first))
 			}
 		}
 	}
@@ -387,6 +472,7 @@ func scanKeys(data []byte) (map[string]int, map[string]unstable.Kind, error) {
 			table = parts
 			if first != nil {
 				lines[strings.Join(table, ".")] = lineOf(first)
+				scan.exprs = append(scan.exprs, expr{line: lineOf(first), table: true})
 			}
 		case unstable.ArrayTable:
 			parts, first := keyOf(e.Key())
@@ -399,6 +485,7 @@ func scanKeys(data []byte) (map[string]int, map[string]unstable.Kind, error) {
 				if idx == 0 {
 					lines[name] = lineOf(first)
 				}
+				scan.exprs = append(scan.exprs, expr{line: lineOf(first), table: true})
 			}
 		case unstable.KeyValue:
 			parts, first := keyOf(e.Key())
@@ -406,9 +493,8 @@ func scanKeys(data []byte) (map[string]int, map[string]unstable.Kind, error) {
 			if first != nil {
 				lines[strings.Join(full, ".")] = lineOf(first)
 				kinds[strings.Join(full, ".")] = e.Value().Kind
-			}
-			if v := e.Value(); v.Kind == unstable.InlineTable {
-				walkInline(full, v)
+				scan.exprs = append(scan.exprs, expr{line: lineOf(first)})
+				walkValue(full, e.Value(), lineOf(first))
 			}
 		}
 	}
@@ -417,12 +503,44 @@ func scanKeys(data []byte) (map[string]int, map[string]unstable.Kind, error) {
 		if errors.As(err, &perr) && len(perr.Highlight) > 0 {
 			off := bytes.Index(data, perr.Highlight)
 			if sh := p.Shape(p.Range(perr.Highlight)); off >= 0 {
-				return nil, nil, fmt.Errorf("%d: %s", sh.Start.Line, perr.Message)
+				return nil, fmt.Errorf("%d: %s", sh.Start.Line, perr.Message)
 			}
 		}
-		return nil, nil, fmt.Errorf(" %v", err)
+		return nil, fmt.Errorf(" %v", err)
 	}
-	return lines, kinds, nil
+	return scan, nil
+}
+
+// blank returns a copy of data in which the expression holding line, up to
+// the next expression (a table header: up to the next table header), is
+// made of blank lines, so that a decoder skips it and every other key stays
+// on its line. It returns nil when no expression holds line.
+func (scan *keyScan) blank(data []byte, line int) []byte {
+	i := len(scan.exprs) - 1
+	for i >= 0 && scan.exprs[i].line > line {
+		i--
+	}
+	if i < 0 {
+		return nil
+	}
+	from, to := scan.exprs[i].line, scan.last
+	for _, e := range scan.exprs[i+1:] {
+		if e.table || !scan.exprs[i].table {
+			to = e.line - 1
+			break
+		}
+	}
+	out := slices.Clone(data)
+	n := 1
+	for j, b := range out {
+		switch {
+		case b == '\n':
+			n++
+		case b != '\r' && n >= from && n <= to:
+			out[j] = ' '
+		}
+	}
+	return out
 }
 
 var (
@@ -432,25 +550,32 @@ var (
 
 // checkValueKinds reports values whose TOML kind cannot fill their field
 // where go-toml would not say where: a duration must be a string, a size a
-// string or an integer.
-func checkValueKinds(file string, lines map[string]int, kinds map[string]unstable.Kind) []string {
-	var out []string
-	keys := make([]string, 0, len(kinds))
-	for k := range kinds {
+// string or an integer. It returns their keys, which it marks as bad.
+func checkValueKinds(p *problems, scan *keyScan) []string {
+	keys := make([]string, 0, len(scan.kinds))
+	for k := range scan.kinds {
 		keys = append(keys, k)
 	}
-	sort.Slice(keys, func(i, j int) bool { return lines[keys[i]] < lines[keys[j]] })
+	sort.Slice(keys, func(i, j int) bool { return scan.lines[keys[i]] < scan.lines[keys[j]] })
+	var bad []string
 	for _, key := range keys {
 		typ := fieldType(reflect.TypeOf(Config{}), strings.Split(key, "."))
-		kind := kinds[key]
+		kind := scan.kinds[key]
+		var want string
 		switch {
 		case typ == durationType && kind != unstable.String:
-			out = append(out, fmt.Sprintf("%s:%d: key %q: want a duration string such as \"10s\", not %s", file, lines[key], displayKey(key), kindName(kind)))
+			want = `a duration string such as "10s"`
 		case typ == sizeType && kind != unstable.String && kind != unstable.Integer:
-			out = append(out, fmt.Sprintf("%s:%d: key %q: want a size such as \"64MiB\", not %s", file, lines[key], displayKey(key), kindName(kind)))
+			want = `a size such as "64MiB"`
+		default:
+			continue
 		}
+		line := scan.lines[key]
+		p.markBad(key)
+		p.addLine(line, fmt.Sprintf("%s:%d: key %q: want %s, not %s", p.file, line, displayKey(key), want, kindName(kind)))
+		bad = append(bad, key)
 	}
-	return out
+	return bad
 }
 
 // fieldType follows a key path through Config's TOML tags; nil when the
@@ -503,12 +628,47 @@ func kindName(k unstable.Kind) string {
 	return "a date"
 }
 
-// problems collects validation errors with the line of their key.
+// problems collects the problems of a config, each with the line of its
+// key, to be reported in the order of their lines.
 type problems struct {
 	file     string
-	lines    map[string]int
-	list     []string
-	warnings []string
+	lines    map[string]int  // see keyScan.lines
+	bad      map[string]bool // keys whose values could not be decoded
+	list     []problem
+	warnings []problem
+}
+
+// problem is one problem: its text, and the line it is sorted by (0 when
+// none applies, which comes first).
+type problem struct {
+	line int
+	text string
+}
+
+// addLine records a problem already formatted.
+func (p *problems) addLine(line int, text string) {
+	p.list = append(p.list, problem{line: line, text: text})
+}
+
+// markBad records that key's value could not be decoded: validation, which
+// sees the default in its place, says nothing more of it, nor of the keys
+// below it or above it.
+func (p *problems) markBad(key string) {
+	if p.bad == nil {
+		p.bad = make(map[string]bool)
+	}
+	p.bad[key] = true
+}
+
+// isBad reports whether key, a key below it or a key above it is bad.
+func (p *problems) isBad(key string) bool {
+	key = normKey(key)
+	for k := range p.bad {
+		if k == key || strings.HasPrefix(k, key+".") || strings.HasPrefix(key, k+".") {
+			return true
+		}
+	}
+	return false
 }
 
 // warn records a problem that does not stop the server.
@@ -523,22 +683,44 @@ func (p *problems) warn(key, format string, args ...any) {
 // add records a problem with key (a dotted path as keyLines builds it;
 // shown to the user with array indexes as written in the file).
 func (p *problems) add(key, format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
+	line, ok := p.lookup(key)
+	p.addAt(key, line, ok, fmt.Sprintf(format, args...))
+}
+
+// addElem records a problem with element i of the list at key, on the
+// element's line.
+func (p *problems) addElem(key string, i int, format string, args ...any) {
+	line, ok := p.lines[key+"."+strconv.Itoa(i)]
+	if !ok {
+		line, ok = p.lookup(key)
+	}
+	p.addAt(key, line, ok, fmt.Sprintf(format, args...))
+}
+
+// addAt records msg about key, on line when known.
+func (p *problems) addAt(key string, line int, known bool, msg string) {
+	if p.isBad(key) {
+		return
+	}
 	shown := displayKey(key)
 	file := p.file
 	if file == "" {
 		file = "pwebs"
 	}
-	if line, ok := p.lookup(key); ok {
-		p.list = append(p.list, fmt.Sprintf("%s:%d: key %q: %s", file, line, shown, msg))
+	if known {
+		p.addLine(line, fmt.Sprintf("%s:%d: key %q: %s", file, line, shown, msg))
 		return
 	}
-	p.list = append(p.list, fmt.Sprintf("%s: key %q: %s", file, shown, msg))
+	p.addLine(0, fmt.Sprintf("%s: key %q: %s", file, shown, msg))
 }
 
-// lookup finds the line of key, or of the nearest enclosing table.
+// lookup finds the line of key, or of the nearest enclosing table. A list
+// element may be written "extensions[1]" or "extensions.1".
 func (p *problems) lookup(key string) (int, bool) {
-	for k := key; k != ""; {
+	if line, ok := p.lines[key]; ok {
+		return line, true
+	}
+	for k := normKey(key); k != ""; {
 		if line, ok := p.lines[k]; ok {
 			return line, true
 		}
@@ -551,6 +733,17 @@ func (p *problems) lookup(key string) (int, bool) {
 	return 0, false
 }
 
+var indexRE = regexp.MustCompile(`\[([0-9]+)\]`)
+
+// normKey writes the list indexes of key as keyLines does:
+// "cgi.extensions[1]" becomes "cgi.extensions.1".
+func normKey(key string) string {
+	if !strings.Contains(key, "[") {
+		return key
+	}
+	return indexRE.ReplaceAllString(key, ".$1")
+}
+
 // addSection records the errors a leaf's Validate returned for section.
 func (p *problems) addSection(section string, errs []error) {
 	for _, err := range errs {
@@ -561,6 +754,21 @@ func (p *problems) addSection(section string, errs []error) {
 		}
 		p.add(section, "%v", err)
 	}
+}
+
+// err returns the problems as a *ConfigError, in the order of their lines.
+func (p *problems) err() error {
+	return &ConfigError{Problems: texts(p.list)}
+}
+
+// texts returns the texts of list, in the order of their lines.
+func texts(list []problem) []string {
+	slices.SortStableFunc(list, func(a, b problem) int { return a.line - b.line })
+	out := make([]string, len(list))
+	for i, pr := range list {
+		out[i] = pr.text
+	}
+	return out
 }
 
 // displayKey turns "vhost.1.names" into "vhost[1].names".
@@ -583,12 +791,17 @@ func displayKey(key string) string {
 // finish resolves paths and validates the decoded config.
 func (c *Config) finish(lines map[string]int) error {
 	p := &problems{file: c.file, lines: lines}
-	c.validate(p)
-	c.Warnings = p.warnings
-	if len(p.list) > 0 {
-		return &ConfigError{Problems: p.list}
+	if c.check(p); len(p.list) > 0 {
+		return p.err()
 	}
 	return nil
+}
+
+// check resolves paths and validates the decoded config, adding what it
+// finds to p.
+func (c *Config) check(p *problems) {
+	c.validate(p)
+	c.Warnings = texts(p.warnings)
 }
 
 // File returns the config file's path as given, "" for built-in defaults.
@@ -612,15 +825,15 @@ func (c *Config) validate(p *problems) {
 		c.Listen[i] = a
 		host, port, err := splitHostPort(a)
 		if err != nil {
-			p.add("listen", "address %q: %v", a, err)
+			p.addElem("listen", i, "address %q: %v", a, err)
 			continue
 		}
 		_ = host
 		if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-			p.add("listen", "address %q: bad port", a)
+			p.addElem("listen", i, "address %q: bad port", a)
 		}
 		if seen[a] {
-			p.add("listen", "address %q is listed twice", a)
+			p.addElem("listen", i, "address %q is listed twice", a)
 		}
 		seen[a] = true
 	}
@@ -661,13 +874,16 @@ func (c *Config) validate(p *problems) {
 	if c.MaxConnections < 0 {
 		p.add("max_connections", "must not be negative")
 	}
-	for key, d := range map[string]conf.Duration{
-		"header_timeout": c.HeaderTimeout, "keepalive_timeout": c.KeepaliveTimeout,
-		"body_timeout": c.BodyTimeout, "send_timeout": c.SendTimeout,
-		"queue_timeout": c.QueueTimeout, "shutdown_timeout": c.ShutdownTimeout,
+	for _, kd := range []struct {
+		key string
+		d   conf.Duration
+	}{
+		{"header_timeout", c.HeaderTimeout}, {"keepalive_timeout", c.KeepaliveTimeout},
+		{"body_timeout", c.BodyTimeout}, {"send_timeout", c.SendTimeout},
+		{"queue_timeout", c.QueueTimeout}, {"shutdown_timeout", c.ShutdownTimeout},
 	} {
-		if d.Duration <= 0 {
-			p.add(key, "must be positive, not %v", d.Duration)
+		if kd.d.Duration <= 0 {
+			p.add(kd.key, "must be positive, not %v", kd.d.Duration)
 		}
 	}
 	if c.MaxHeaderBytes < 1024 {
@@ -719,17 +935,17 @@ func (c *Config) validate(p *problems) {
 		if len(v.Names) == 0 {
 			p.add(key+".names", "at least one name is required")
 		}
-		for j, n := range v.Names {
-			n = strings.ToLower(strings.TrimSpace(n))
+		for j, name := range v.Names {
+			n := strings.ToLower(strings.TrimSpace(name))
 			v.Names[j] = n
 			if n == "" || strings.ContainsAny(n, "/ :\t") {
-				p.add(key+".names", "%q is not a host name", n)
+				p.addElem(key+".names", j, "%q is not a host name", name)
 				continue
 			}
 			if prev, dup := names[n]; dup && prev == i {
-				p.add(key+".names", "%q is listed twice", n)
+				p.addElem(key+".names", j, "%q is listed twice", n)
 			} else if dup {
-				p.add(key+".names", "%q is already served by vhost[%d]", n, prev)
+				p.addElem(key+".names", j, "%q is already served by vhost[%d]", n, prev)
 			}
 			names[n] = i
 		}
@@ -754,7 +970,8 @@ func (c *Config) validate(p *problems) {
 	for _, v := range c.VHost {
 		roots = append(roots, v.DocumentRoot)
 	}
-	for key, lp := range map[string]string{"log.access": c.Log.Access, "log.error": c.Log.Error} {
+	for _, kp := range [][2]string{{"log.access", c.Log.Access}, {"log.error", c.Log.Error}} {
+		key, lp := kp[0], kp[1]
 		if lp == "" || lp == "-" {
 			continue
 		}
@@ -788,9 +1005,9 @@ func checkDir(p *problems, key, dir string) {
 }
 
 func checkIndex(p *problems, key string, index []string) {
-	for _, name := range index {
+	for i, name := range index {
 		if name == "" || strings.ContainsAny(name, "/\\\x00") || name[0] == '.' {
-			p.add(key, "%q is not a plain file name", name)
+			p.addElem(key, i, "%q is not a plain file name", name)
 		}
 	}
 }

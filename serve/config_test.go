@@ -111,7 +111,9 @@ func TestShippedConfig(t *testing.T) {
 }
 
 func TestConfigErrorType(t *testing.T) {
-	_, err := ParseConfig("x.conf", t.TempDir(), []byte("bogus = 1\n"))
+	dir := t.TempDir()
+	must(t, os.Mkdir(filepath.Join(dir, "htdocs"), 0o755))
+	_, err := ParseConfig("x.conf", dir, []byte("bogus = 1\n"))
 	var ce *ConfigError
 	if !errors.As(err, &ce) || len(ce.Problems) != 1 || !strings.HasPrefix(ce.Problems[0], "x.conf:1: ") {
 		t.Errorf("got %v", err)
@@ -140,4 +142,69 @@ func FuzzConfig(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestConfigEveryProblem checks that a config reports every problem it
+// can, not only the first value go-toml cannot decode: the type errors of
+// several keys, unknown keys and the validation of the keys that decoded,
+// each with its line, in the order of the lines. A problem with an element
+// of a list names the element's line.
+func TestConfigEveryProblem(t *testing.T) {
+	base := t.TempDir()
+	must(t, os.Mkdir(filepath.Join(base, "htdocs"), 0o755))
+	tests := []struct {
+		name, in string
+		want     []string
+	}{
+		{"type error after others", "document_root = \"htdocs\"\nmax_clients = 0\nbogus = 1\nlisting = 1\n", []string{
+			`p.conf:2: key "max_clients": must be at least 1, not 0`,
+			`p.conf:3: key "bogus": unknown key`,
+			`p.conf:4: key "listing": want true or false, not an integer`,
+		}},
+		{"several type errors", "max_clients = \"x\"\nlisten_backlog = true\nheader_timeout = 5\n[cache]\nenabled = 3\nmax_size = 1.5\n" +
+			"[log]\nkeep = \"x\"\nbogus = 2\nlevel = \"loud\"\n[[vhost]]\nnames = 1\ndocument_root = \"nope\"\n[[vhost]]\nnames = [\"a\",\n 2]\ndocument_root = 7\n", []string{
+			`p.conf:1: key "max_clients": want an integer, not a string`,
+			`p.conf:2: key "listen_backlog": want an integer, not a boolean`,
+			`p.conf:3: key "header_timeout": want a duration string such as "10s", not an integer`,
+			`p.conf:5: key "cache.enabled": want true or false, not an integer`,
+			`p.conf:6: key "cache.max_size": want a size such as "64MiB", not a number`,
+			`p.conf:8: key "log.keep": want an integer, not a string`,
+			`p.conf:9: key "log.bogus": unknown key`,
+			`p.conf:10: key "log.level": `,
+			`p.conf:12: key "vhost[0].names": want a list of strings, not an integer`,
+			`p.conf:13: key "vhost[0].document_root": BASE/nope: no such file or directory`,
+			`p.conf:16: key "vhost[1].names": want a string, not an integer`,
+			`p.conf:17: key "vhost[1].document_root": want a string, not an integer`,
+		}},
+		{"list element", "[cgi]\n\n\n\nextensions = [\".cgi\", \"cgi\"]\n", []string{
+			`p.conf:5: key "cgi.extensions[1]": extension "cgi" must be`,
+		}},
+		{"list element on its own line", "document_root = \"htdocs\"\nindex = [\n  \"index.html\",\n  \"../up.html\",\n]\n", []string{
+			`p.conf:4: key "index": "../up.html" is not a plain file name`,
+		}},
+		{"validation in line order", "[log]\nlevel = \"loud\"\n\n[cgi]\ntimeout = \"0s\"\n[ssi]\nmax_depth = 0\n", []string{
+			`p.conf:2: key "log.level": `,
+			`p.conf:5: key "cgi.timeout": `,
+			`p.conf:7: key "ssi.max_depth": `,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseConfig("p.conf", base, []byte(tt.in))
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("got %v, want a *ConfigError", err)
+			}
+			got := strings.ReplaceAll(err.Error(), base, "BASE")
+			lines := strings.Split(got, "\n")
+			if len(lines) != len(tt.want) {
+				t.Fatalf("got:\n%s\nwant %d problems:\n%s", got, len(tt.want), strings.Join(tt.want, "\n"))
+			}
+			for i, w := range tt.want {
+				if !strings.HasPrefix(lines[i], w) {
+					t.Errorf("problem %d: got %q, want %q", i+1, lines[i], w)
+				}
+			}
+		})
+	}
 }
