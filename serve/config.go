@@ -127,6 +127,9 @@ type Config struct {
 	// file is the config file read, "" for the built-in defaults; base is
 	// the folder relative paths are resolved against.
 	file, base string
+	// flags maps the keys set by command-line flags to those flags (see
+	// FromFlag).
+	flags map[string]string
 	// types is the parsed mime_types file.
 	types *Types
 }
@@ -180,7 +183,8 @@ func DefaultConfig() *Config {
 }
 
 // ConfigError is every problem found in one config file, each as
-// "FILE:LINE: message" (or "FILE: message" when no line applies), in the
+// "FILE:LINE: message" (or "FILE: message" when no line applies, or
+// "flag -root: message" for a value a command-line flag set), in the
 // order of their lines.
 type ConfigError struct {
 	Problems []string
@@ -191,8 +195,8 @@ func (e *ConfigError) Error() string { return strings.Join(e.Problems, "\n") }
 // LoadConfig reads the config file at path; path "" means the built-in
 // defaults, relative to the current folder. override, when not nil, runs
 // after the file is decoded and before anything is validated (the command
-// line's -listen and -root use it). The returned error is a *ConfigError
-// listing every problem.
+// line's -listen and -root use it, and call FromFlag). The returned error is
+// a *ConfigError listing every problem.
 func LoadConfig(path string, override func(*Config)) (*Config, error) {
 	c := DefaultConfig()
 	if path == "" {
@@ -232,6 +236,17 @@ func ParseConfig(name, base string, data []byte) (*Config, error) {
 	c := DefaultConfig()
 	c.file, c.base = name, base
 	return c.decode(data, nil)
+}
+
+// FromFlag records that a command-line flag set key (as in the file:
+// "document_root", "listen"), so that a problem with its value names the
+// flag instead of a line of the file. The override function given to
+// LoadConfig calls it.
+func (c *Config) FromFlag(key, flag string) {
+	if c.flags == nil {
+		c.flags = make(map[string]string)
+	}
+	c.flags[key] = flag
 }
 
 // decode fills c from a TOML document, then resolves and validates it. It
@@ -632,8 +647,9 @@ func kindName(k unstable.Kind) string {
 // key, to be reported in the order of their lines.
 type problems struct {
 	file     string
-	lines    map[string]int  // see keyScan.lines
-	bad      map[string]bool // keys whose values could not be decoded
+	lines    map[string]int    // see keyScan.lines
+	flags    map[string]string // keys set by command-line flags, and the flags
+	bad      map[string]bool   // keys whose values could not be decoded
 	list     []problem
 	warnings []problem
 }
@@ -681,7 +697,8 @@ func (p *problems) warn(key, format string, args ...any) {
 }
 
 // add records a problem with key (a dotted path as keyLines builds it;
-// shown to the user with array indexes as written in the file).
+// shown to the user with array indexes as written in the file). A key set
+// by a command-line flag is blamed on the flag.
 func (p *problems) add(key, format string, args ...any) {
 	line, ok := p.lookup(key)
 	p.addAt(key, line, ok, fmt.Sprintf(format, args...))
@@ -700,6 +717,11 @@ func (p *problems) addElem(key string, i int, format string, args ...any) {
 // addAt records msg about key, on line when known.
 func (p *problems) addAt(key string, line int, known bool, msg string) {
 	if p.isBad(key) {
+		return
+	}
+	top, _, _ := strings.Cut(key, ".")
+	if flag, ok := p.flags[top]; ok {
+		p.addLine(0, fmt.Sprintf("flag %s: %s", flag, msg))
 		return
 	}
 	shown := displayKey(key)
@@ -800,6 +822,7 @@ func (c *Config) finish(lines map[string]int) error {
 // check resolves paths and validates the decoded config, adding what it
 // finds to p.
 func (c *Config) check(p *problems) {
+	p.flags = c.flags
 	c.validate(p)
 	c.Warnings = texts(p.warnings)
 }

@@ -208,3 +208,26 @@ func TestConfigEveryProblem(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigFromFlag checks that a bad value given by a command-line flag
+// is blamed on the flag, not on the line of the file that it overrides.
+func TestConfigFromFlag(t *testing.T) {
+	dir := t.TempDir()
+	must(t, os.Mkdir(filepath.Join(dir, "htdocs"), 0o755))
+	path := filepath.Join(dir, "pwebs.conf")
+	must(t, os.WriteFile(path, []byte("# pwebs\nlisten = [\"127.0.0.1:8080\"]\ndocument_root = \"htdocs\"\nmax_clients = 0\n"), 0o644))
+	_, err := LoadConfig(path, func(c *Config) {
+		c.DocumentRoot = "/nonexistent-pwebs"
+		c.FromFlag("document_root", "-root")
+		c.Listen = []string{"8080"}
+		c.FromFlag("listen", "-listen")
+	})
+	want := []string{
+		"flag -listen: address \"8080\": missing port (write host:port)",
+		"flag -root: /nonexistent-pwebs: no such file or directory",
+		path + ":4: key \"max_clients\": must be at least 1, not 0",
+	}
+	if err == nil || err.Error() != strings.Join(want, "\n") {
+		t.Errorf("got:\n%v\nwant:\n%s", err, strings.Join(want, "\n"))
+	}
+}

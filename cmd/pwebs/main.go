@@ -85,7 +85,7 @@ func configPath(o *options) string {
 
 // load reads the configuration and applies the command line's overrides:
 // -listen (several addresses separated by commas) and -root (relative to
-// the current folder).
+// the current folder). A problem with their values names the flag.
 func load(o *options) (*serve.Config, error) {
 	var override func(*serve.Config)
 	if o.listen != "" || o.root != "" {
@@ -100,9 +100,11 @@ func load(o *options) (*serve.Config, error) {
 		override = func(c *serve.Config) {
 			if o.listen != "" {
 				c.Listen = strings.Split(o.listen, ",")
+				c.FromFlag("listen", "-listen")
 			}
 			if root != "" {
 				c.DocumentRoot = root
+				c.FromFlag("document_root", "-root")
 			}
 		}
 	}

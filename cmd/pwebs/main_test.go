@@ -332,3 +332,17 @@ func waitBody(t *testing.T, url, want string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestFlagProblems checks that a bad -root or -listen is blamed on the
+// flag, not on the line of the config file it overrides.
+func TestFlagProblems(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "htdocs"), 0o755)
+	conf := filepath.Join(dir, "pwebs.conf")
+	os.WriteFile(conf, []byte(serveAs(t, dir)+"# pwebs\nlisten = [\"127.0.0.1:8080\"]\ndocument_root = \"htdocs\"\n"), 0o644)
+	_, stderr, code := runCmd(t, dir, "-t", "-root", "/nonexistent-pwebs", "-listen", "8080")
+	want := "flag -listen: address \"8080\": missing port (write host:port)\nflag -root: /nonexistent-pwebs: no such file or directory\n"
+	if code != 1 || stderr != want {
+		t.Errorf("exit %d, stderr %q, want %q", code, stderr, want)
+	}
+}
