@@ -217,6 +217,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 			l.Close()
 		}
 	}()
+	// fail reports a problem that stops pwebs in the error log, and on
+	// stderr unless the error log is stderr already.
+	fail := func(msg string) int {
+		log.Error(msg)
+		if cfg.Log.Error != "-" {
+			fmt.Fprintln(stderr, "pwebs: "+msg)
+		}
+		return 1
+	}
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
 	}
@@ -227,14 +236,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	srv, err := serve.New(cfg, serve.Logs{Error: log, Access: logs})
 	if err != nil {
-		fmt.Fprintln(stderr, "pwebs:", err)
-		log.Error(err.Error())
-		return 1
+		return fail(err.Error())
 	}
 	if err := srv.Listen(); err != nil {
-		fmt.Fprintln(stderr, "pwebs:", err)
-		log.Error(err.Error())
-		return 1
+		return fail(err.Error())
 	}
 	if acct != nil {
 		// Bound and logs open: hand the log folders to the user (so that
@@ -243,9 +248,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			log.Warn("giving the logs to " + acct.name + ": " + err.Error())
 		}
 		if err := dropPrivileges(acct); err != nil {
-			fmt.Fprintln(stderr, "pwebs: dropping privileges:", err)
-			log.Error("dropping privileges: " + err.Error())
-			return 1
+			return fail("dropping privileges: " + err.Error())
 		}
 		log.Log(context.Background(), logging.LevelNotice, fmt.Sprintf("serving as user %s (uid %d, gid %d)", acct.name, acct.uid, acct.gid))
 	} else if cfg.User != "" || cfg.Group != "" {
@@ -264,9 +267,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		select {
 		case err := <-served:
 			if err != nil {
-				fmt.Fprintln(stderr, "pwebs:", err)
-				log.Error(err.Error())
-				return 1
+				return fail(err.Error())
 			}
 			return 0
 		case sig := <-sigs:

@@ -346,3 +346,29 @@ func TestFlagProblems(t *testing.T) {
 		t.Errorf("exit %d, stderr %q, want %q", code, stderr, want)
 	}
 }
+
+// TestStartErrorOnce checks that with no config file, where the error log
+// is stderr, an error that stops pwebs is printed once.
+func TestStartErrorOnce(t *testing.T) {
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	addr := ln.Addr().String()
+	cmd := exec.Command(binary, "-root", ".", "-listen", addr)
+	if asRoot {
+		// Started as root with no config, pwebs refuses to serve.
+		openUp(t, dir)
+		cmd = execAs(dir, nobody, "-root", ".", "-listen", addr)
+	}
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("pwebs started on a busy address: %s", out)
+	}
+	if n := strings.Count(string(out), "address already in use"); n != 1 {
+		t.Errorf("the error was printed %d times, want once:\n%s", n, out)
+	}
+}
