@@ -275,8 +275,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 			case syscall.SIGHUP:
 				ncfg, err := reload(o, cfg, srv, logs)
 				if err != nil {
-					log.Error("reload failed; still serving with the previous configuration:\n" + err.Error())
-					fmt.Fprintln(stderr, "pwebs: reload failed; still serving with the previous configuration:\n"+err.Error())
+					// One record per problem, each saying what it
+					// stopped, in the order of the file's lines.
+					for _, p := range strings.Split(err.Error(), "\n") {
+						log.Error("reload failed, still serving with the previous configuration: " + p)
+					}
+					if cfg.Log.Error != "-" {
+						fmt.Fprintln(stderr, "pwebs: reload failed; still serving with the previous configuration:\n"+err.Error())
+					}
 					continue
 				}
 				cfg = ncfg

@@ -372,3 +372,37 @@ func TestStartErrorOnce(t *testing.T) {
 		t.Errorf("the error was printed %d times, want once:\n%s", n, out)
 	}
 }
+
+// TestReloadReports checks what a SIGHUP logs: a refused configuration
+// leaves one error log record per problem, in the order of the file's
+// lines.
+func TestReloadReports(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "htdocs"), 0o755)
+	os.WriteFile(filepath.Join(dir, "htdocs", "x.txt"), []byte("x"), 0o644)
+	addr := freePort(t)
+	conf := filepath.Join(dir, "pwebs.conf")
+	head := serveAs(t, dir) + fmt.Sprintf("listen = [%q]\ndocument_root = \"htdocs\"\n", addr)
+	os.WriteFile(conf, []byte(head+"[log]\naccess = \"\"\nerror = \"-\"\n"), 0o644)
+	cmd, stderr := startProcess(t, dir, addr, "-c", conf)
+
+	// Validation finds cgi.timeout before ssi.max_depth; the file has
+	// them the other way round.
+	lines := strings.Count(head, "\n")
+	os.WriteFile(conf, []byte(head+"[ssi]\nmax_depth = 0\n[cgi]\ntimeout = \"0s\"\n[log]\naccess = \"\"\nerror = \"-\"\n"), 0o644)
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, "the refused reload", func() bool {
+		return strings.Contains(stderr.String(), "ssi.max_depth") && strings.Contains(stderr.String(), "cgi.timeout")
+	})
+	var records []string
+	for _, l := range strings.Split(stderr.String(), "\n") {
+		if strings.Contains(l, "reload failed") {
+			records = append(records, strings.ReplaceAll(l, `\"`, `"`)) // as the error log escapes them
+		}
+	}
+	first := fmt.Sprintf("reload failed, still serving with the previous configuration: %s:%d: key \"ssi.max_depth\"", conf, lines+2)
+	second := fmt.Sprintf("reload failed, still serving with the previous configuration: %s:%d: key \"cgi.timeout\"", conf, lines+4)
+	if len(records) != 2 || !strings.Contains(records[0], first) || !strings.Contains(records[1], second) || !strings.HasPrefix(records[1], "[") {
+		t.Errorf("got records %q, want one per problem, in line order:\n%s\n%s", records, first, second)
+	}
+}
