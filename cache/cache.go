@@ -18,12 +18,13 @@ import (
 
 // Per-entry memory that is not body bytes, charged against Options.MaxSize so
 // that a cache full of tiny entries stays inside its bound too. The figures
-// are measured by TestOverheadCharge (about 520 bytes for an entry with one
-// dependency on a path of its own, and 110 more for each further dependency,
-// besides the key and path strings), with a margin for map growth.
+// are measured by TestOverheadCharge (about 620 bytes for an entry with one
+// dependency on a file of its own, its inode watch included, and 110 more
+// for each further dependency on a file other entries share, besides the
+// key and path strings), with a margin for map growth.
 const (
 	entryOverhead = 480 // the Entry, its LRU element and map slot, one index node
-	depOverhead   = 192 // one Dep, its place in the index, a node's share
+	depOverhead   = 288 // one Dep, its place in the index, a node's share, an inode watch
 )
 
 // levelNotice is pwebs's notice level, between Info and Warn.
@@ -62,6 +63,13 @@ type Cache struct {
 	invalidations uint64
 	refused       uint64
 	scratch       []*node
+	released      []int32 // inode watches of dropped entries, for sweep to release
+
+	// ino watches the inodes of cached files (see inode_linux.go); nil
+	// when there is no instance. inodesDone is closed when its reader has
+	// returned.
+	ino        *inodes
+	inodesDone chan struct{}
 
 	// wmu serialises watch management: Watch, the event loop and rescans.
 	// Lock order: wmu before mu.
@@ -114,12 +122,14 @@ func New(o Options, log *slog.Logger) (*Cache, error) {
 		said:        make(map[string]bool),
 		done:        make(chan struct{}),
 		stopped:     make(chan struct{}),
+		inodesDone:  make(chan struct{}),
 		stat:        os.Stat,
 		inject:      make(chan error),
 		rescanDelay: rescanDelay,
 	}
 	if !o.Enabled {
 		close(c.stopped)
+		close(c.inodesDone)
 		return c, nil
 	}
 	c.ring = make([]*node, maxStamps)
@@ -128,10 +138,12 @@ func New(o Options, log *slog.Logger) (*Cache, error) {
 		c.unwatchedAll = true
 		c.log.Error("cache: cannot watch files; every cache hit is checked by stat", "err", err)
 		close(c.stopped)
+		close(c.inodesDone)
 		return c, nil
 	}
 	c.w = w
 	go c.run(w)
+	c.watchInodes()
 	return c, nil
 }
 
@@ -155,7 +167,7 @@ func (c *Cache) Get(key string) (*Entry, bool) {
 		return nil, false
 	}
 	if !e.Expires.IsZero() && !time.Now().Before(e.Expires) {
-		c.drop(e)
+		c.drop(e, false)
 		c.invalidations++
 		c.mu.Unlock()
 		c.misses.Add(1)
@@ -165,7 +177,7 @@ func (c *Cache) Get(key string) (*Entry, bool) {
 	if e.unwatched && !c.fresh(e) {
 		c.mu.Lock()
 		if cur, ok := c.lru.Peek(e.key); ok && cur == e {
-			c.drop(e)
+			c.drop(e, true)
 			c.invalidations++
 		}
 		c.mu.Unlock()
@@ -205,20 +217,33 @@ func (c *Cache) check(d *Dep) (fs.FileInfo, bool) {
 // Options.Compress is set and e.Gzip is nil, Add makes the gzip variant of a
 // compressible body; a given Gzip that is not smaller than Body is dropped.
 //
-// Add makes system calls (a stat and a symbolic-link resolution per
-// dependency) and may compress, all outside the cache's lock. An entry with a
-// dependency that no watch covers is stored but checked by stat on every hit;
-// a listing (a Dir dependency) that no watch covers is refused, since a stat
-// of the folder does not show a file in it being rewritten.
+// Add makes system calls (a stat, a symbolic-link resolution and, for a
+// file, an inode watch per dependency) and may compress, all outside the
+// cache's lock. An entry with a dependency that no watch covers is stored
+// but checked by stat on every hit; a listing (a Dir dependency) that no
+// watch covers is refused, since a stat of the folder does not show a file
+// in it being rewritten.
 func (c *Cache) Add(key string, e *Entry, t Token) bool {
 	if !c.o.Enabled || e == nil || int64(len(e.Body)) > int64(c.o.MaxFileSize) ||
 		(!e.Expires.IsZero() && !time.Now().Before(e.Expires)) {
 		return c.refuse()
 	}
-	regs, unwatched, ok := c.resolve(e.Deps)
+	c.sweep()
+	regs, wds, unwatched, ok := c.resolve(e.Deps)
 	if !ok {
 		return c.refuse()
 	}
+	kept, stored := c.store(key, e, t, regs, wds, unwatched)
+	if !kept {
+		c.ino.release(wds)
+	}
+	return stored
+}
+
+// store is Add's part under the cache's lock. It reports whether the
+// entry was stored, and whether it keeps the inode watches in wds (one per
+// dependency, 0 for none); the caller releases them if not.
+func (c *Cache) store(key string, e *Entry, t Token, regs []reg, wds []int32, unwatched bool) (kept, stored bool) {
 	if c.o.Compress && e.Gzip == nil && Compressible(e.Type) {
 		e.Gzip = gzipOf(e.Body)
 	} else if e.Gzip != nil && len(e.Gzip) >= len(e.Body) {
@@ -229,24 +254,24 @@ func (c *Cache) Add(key string, e *Entry, t Token) bool {
 		size += int64(len(d.Path)) + depOverhead
 	}
 	if size > int64(c.o.MaxSize) {
-		return c.refuse()
+		return false, c.refuse()
 	}
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed || e.size != 0 { // closed, or e was added before
 		c.refused++
-		return false
+		return false, false
 	}
 	for _, r := range regs {
 		if c.changedSince(r.path, t.seq) {
 			c.refused++
-			return false
+			return false, false
 		}
 		if !c.covered(r.path, r.dir) {
 			if r.dir {
 				c.refused++
-				return false
+				return false, false
 			}
 			unwatched = true
 		}
@@ -255,20 +280,20 @@ func (c *Cache) Add(key string, e *Entry, t Token) bool {
 		for _, r := range regs {
 			if r.dir {
 				c.refused++
-				return false
+				return false, false
 			}
 		}
 		unwatched = true
 	}
 	if old, ok := c.lru.Peek(key); ok {
-		c.drop(old)
+		c.drop(old, true)
 	}
 	for c.bytes+size > int64(c.o.MaxSize) {
 		_, old, ok := c.lru.GetOldest()
 		if !ok {
 			break
 		}
-		c.drop(old)
+		c.drop(old, false)
 		c.evictions++
 	}
 	e.key, e.size, e.unwatched = key, size, unwatched
@@ -276,9 +301,15 @@ func (c *Cache) Add(key string, e *Entry, t Token) bool {
 	for _, r := range regs {
 		c.register(e, c.ensure(r.path))
 	}
+	if !unwatched {
+		// Stat on every hit covers what an inode watch would.
+		for i, wd := range wds {
+			e.Deps[i].wd = wd
+		}
+	}
 	c.lru.Add(key, e)
 	c.bytes += size
-	return true
+	return !unwatched, true
 }
 
 func (c *Cache) refuse() bool {
@@ -297,20 +328,40 @@ type reg struct {
 // resolve checks every dependency against the disk and returns the paths to
 // register the entry under: the real path (symbolic links resolved, a
 // document root's alias rewritten) and, when a link inside the tree leads
-// there, the path as given too, which also makes the entry unwatched.
-func (c *Cache) resolve(deps []Dep) (regs []reg, unwatched, ok bool) {
+// there, the path as given too, which also makes the entry unwatched. For
+// each dependency that is a file, it first takes an inode watch (see
+// inode_linux.go): wds holds them, one per dependency (0 for none), or is
+// nil when there are none. An entry whose file cannot be watched so is
+// unwatched. When resolve fails, it has released them.
+func (c *Cache) resolve(deps []Dep) (regs []reg, wds []int32, unwatched, ok bool) {
 	c.mu.Lock()
-	aliases := c.aliases
+	aliases, watching := c.aliases, !c.unwatchedAll
 	c.mu.Unlock()
 	regs = make([]reg, 0, len(deps))
+	fail := func() ([]reg, []int32, bool, bool) {
+		c.ino.release(wds)
+		return nil, nil, false, false
+	}
 	for i := range deps {
 		d := &deps[i]
 		if !filepath.IsAbs(d.Path) {
-			return nil, false, false
+			return fail()
+		}
+		if watching && !d.absent() && d.Mode.IsRegular() {
+			// Before the stat: a link made after it is reported.
+			wd, ok := c.ino.add(d.Path)
+			if !ok {
+				unwatched = true
+			} else if wd != 0 {
+				if wds == nil {
+					wds = make([]int32, len(deps))
+				}
+				wds[i] = wd
+			}
 		}
 		fi, ok := c.check(d)
 		if !ok {
-			return nil, false, false
+			return fail()
 		}
 		if fi != nil && !fi.IsDir() {
 			if _, nlink := inode(fi); nlink > 1 {
@@ -331,7 +382,7 @@ func (c *Cache) resolve(deps []Dep) (regs []reg, unwatched, ok bool) {
 		}
 		if err != nil {
 			if !d.absent() || !errors.Is(err, fs.ErrNotExist) {
-				return nil, false, false
+				return fail()
 			}
 			real = given
 		}
@@ -341,7 +392,7 @@ func (c *Cache) resolve(deps []Dep) (regs []reg, unwatched, ok bool) {
 			unwatched = true
 		}
 	}
-	return regs, unwatched, true
+	return regs, wds, unwatched, true
 }
 
 // addReg appends r to regs unless its path is there already; a folder
@@ -382,70 +433,113 @@ func unalias(p string, aliases []alias) string {
 	return a.real + rest
 }
 
-// drop removes e from the LRU and the index. c.mu is held.
-func (c *Cache) drop(e *Entry) {
+// drop removes e from the LRU and the index; rewritten says whether it
+// leaves because a file it was built from was, or may have been, written
+// in place (see Entry.Rewritten). Its inode watches go to c.released, for
+// sweep. c.mu is held.
+func (c *Cache) drop(e *Entry, rewritten bool) {
 	c.lru.Remove(e.key)
 	c.bytes -= e.size
 	c.unregister(e)
+	for i := range e.Deps {
+		if wd := e.Deps[i].wd; wd != 0 {
+			c.released = append(c.released, wd)
+		}
+	}
+	if rewritten {
+		e.rewritten.Store(true)
+	}
 	if e.OnDrop != nil {
 		e.OnDrop()
 	}
 }
 
-// dropAll drops the entries registered at n, counting them as invalidated.
-func (c *Cache) dropAll(n *node) {
+// sweep releases the inode watches of the entries dropped since the last
+// sweep. It is called without the cache's lock, by Add and after inode
+// events.
+func (c *Cache) sweep() {
+	c.mu.Lock()
+	wds := c.released
+	c.released = nil
+	c.mu.Unlock()
+	c.ino.release(wds)
+}
+
+// inodeEventsLost handles inode events lost (the queue overflowed, or
+// could not be read): every entry is dropped and every Token taken so far
+// refused, and msg is logged once for key. Entries made from now on rely
+// on the events still to come, or are checked by stat when there is no
+// instance left.
+func (c *Cache) inodeEventsLost(key, msg string, args ...any) {
+	c.mu.Lock()
+	c.purge(true)
+	c.floor = c.next()
+	c.mu.Unlock()
+	c.wmu.Lock()
+	c.sayOnce("inodes "+key, slog.LevelError, msg, args...)
+	c.wmu.Unlock()
+}
+
+// dropAll drops the entries registered at n, counting them as
+// invalidated; rewritten as for drop.
+func (c *Cache) dropAll(n *node, rewritten bool) {
 	for len(n.entries) > 0 {
-		c.drop(n.entries[len(n.entries)-1])
+		c.drop(n.entries[len(n.entries)-1], rewritten)
 		c.invalidations++
 	}
 }
 
-// dropTree drops every entry registered at n or below it.
-func (c *Cache) dropTree(n *node) {
+// dropTree drops every entry registered at n or below it; rewritten as for
+// drop.
+func (c *Cache) dropTree(n *node, rewritten bool) {
 	buf := subtree(n, c.scratch[:0])
 	for _, m := range buf {
-		c.dropAll(m)
+		c.dropAll(m, rewritten)
 	}
 	clear(buf)
 	c.scratch = buf[:0]
 }
 
-// purge drops every entry. c.mu is held.
-func (c *Cache) purge() {
+// purge drops every entry; rewritten as for drop. c.mu is held.
+func (c *Cache) purge(rewritten bool) {
 	for {
 		_, e, ok := c.lru.GetOldest()
 		if !ok {
 			return
 		}
-		c.drop(e)
+		c.drop(e, rewritten)
 		c.invalidations++
 	}
 }
 
-// Remove drops the entry stored under key, if any.
+// Remove drops the entry stored under key, if any, as rewritten (see
+// Entry.Rewritten).
 func (c *Cache) Remove(key string) {
 	c.mu.Lock()
 	if e, ok := c.lru.Peek(key); ok {
-		c.drop(e)
+		c.drop(e, true)
 	}
 	c.mu.Unlock()
 }
 
 // Invalidate drops every entry that depends on path, on anything below it, or
-// on its folder, as if fsnotify had reported an event on path, and makes Add
+// on its folder, as if fsnotify had reported a write to path, and makes Add
 // refuse entries built from it before now. path is absolute; a path given
 // below a document root reached through a symbolic link is rewritten to the
 // real one.
-func (c *Cache) Invalidate(path string) {
+func (c *Cache) Invalidate(path string) { c.invalidatePath(path, true) }
+
+// invalidatePath is Invalidate; rewritten as for drop.
+func (c *Cache) invalidatePath(path string, rewritten bool) {
 	p := filepath.Clean(path)
 	if !strings.HasPrefix(p, "/") {
 		return
 	}
 	c.mu.Lock()
 	r := unalias(p, c.aliases)
-	c.invalidate(r)
+	c.invalidate(r, rewritten)
 	if r != p {
-		c.invalidate(p)
+		c.invalidate(p, rewritten)
 	}
 	c.mu.Unlock()
 }
@@ -476,8 +570,11 @@ func (c *Cache) Close() error {
 		<-c.stopped
 		c.mu.Lock()
 		c.closed = true
-		c.purge()
+		c.purge(false)
+		c.released = nil
 		c.mu.Unlock()
+		c.ino.close()
+		<-c.inodesDone
 	})
 	return nil
 }

@@ -21,7 +21,10 @@
 // has several hard links), Get checks the modification time, size, mode and
 // inode of every dependency by stat on every hit instead. A listing there is
 // not cached at all, since a stat of its folder does not show a file in it
-// being rewritten.
+// being rewritten. On Linux, each file an entry is built from is also
+// watched by its inode, since a folder watch does not see a hard link made
+// to it later in another folder, nor a write through that link: either
+// drops the entry (see inode_linux.go).
 //
 // What inotify cannot report is not seen: writes through a shared mmap, a
 // filesystem unmounted inside a root, and changes to a root's own ancestors

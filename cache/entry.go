@@ -3,6 +3,7 @@ package cache
 import (
 	"io/fs"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 )
 
@@ -16,6 +17,8 @@ type Dep struct {
 	Ino     uint64      // inode number; 0 on systems that have none
 	Mode    fs.FileMode // type and permission bits
 	Dir     bool        // a folder: the entry shows its list of names (a listing)
+
+	wd int32 // the inode watch a stored entry holds on the file; 0 for none
 }
 
 // DepOf returns the Dep for path as fi describes it. A nil fi records that
@@ -72,7 +75,21 @@ type Entry struct {
 	size      int64  // the bytes charged against MaxSize
 	refs      []ref  // index nodes the entry is registered in, and where
 	unwatched bool   // no watch covers some dependency: Get re-stats Deps on every hit
+
+	rewritten atomic.Bool // see Rewritten
 }
+
+// Rewritten reports whether the entry has left the cache because a file it
+// was built from was written in place, or may have been: a write reported
+// on it, a stat on a hit that no longer matched, an event queue overflow,
+// Invalidate, Remove, or a newer entry stored under its key. An entry that
+// left because a name was replaced, moved or removed (the file it was read
+// from still holds what it held), or was evicted, expired or dropped by
+// Close, is not rewritten, nor is one still stored. Serve asks it when the
+// file it was sending an entry's body from was closed under the send (see
+// OnDrop): the bytes that came from the file may then be newer than the
+// entry's.
+func (e *Entry) Rewritten() bool { return e.rewritten.Load() }
 
 // ref is an entry's place in a node's list of entries.
 type ref struct {

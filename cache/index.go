@@ -166,17 +166,19 @@ func (c *Cache) stamp(n *node) {
 // invalidate records an event on p: it drops every entry that depends on p or
 // on anything below it, and every entry that depends on p's folder (its
 // listing), and stamps both so that Add refuses entries built before.
-func (c *Cache) invalidate(p string) {
+// rewritten says the event was (or may have been) a write to p's content,
+// as for drop.
+func (c *Cache) invalidate(p string, rewritten bool) {
 	// Stamp first: a stamped node is not pruned when its entries go.
 	s := c.next()
 	n := c.ensure(p)
 	n.sub = s
 	c.stamp(n)
-	c.dropTree(n)
+	c.dropTree(n, rewritten)
 	if f := n.parent; f != nil {
 		f.self = s
 		c.stamp(f)
-		c.dropAll(f)
+		c.dropAll(f, rewritten)
 	}
 }
 

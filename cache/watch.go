@@ -220,7 +220,7 @@ func (c *Cache) addWatch(p string) {
 	}
 	n.sub = c.next()
 	c.stamp(n)
-	c.dropTree(n)
+	c.dropTree(n, false)
 }
 
 // tryWatch asks fsnotify to watch p and logs a failure. c.wmu is held.
@@ -356,7 +356,7 @@ func (c *Cache) lost() *fsnotify.Watcher {
 	c.w = nil
 	c.mu.Lock()
 	c.unwatchedAll = true
-	c.purge()
+	c.purge(true)
 	c.floor = c.next()
 	c.mu.Unlock()
 	c.sayOnce("lost", slog.LevelError, "cache: the file watcher stopped; every cache hit is checked by stat")
@@ -368,7 +368,7 @@ func (c *Cache) lost() *fsnotify.Watcher {
 // unwatched until the rescan.
 func (c *Cache) overflow() {
 	c.mu.Lock()
-	c.purge()
+	c.purge(true)
 	c.unwatchedAll = true
 	c.floor = c.next()
 	c.mu.Unlock()
@@ -431,7 +431,10 @@ func (c *Cache) handle(ev fsnotify.Event) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	c.mu.Lock()
-	c.invalidate(p)
+	// A write: the content of p changed in place. Any other event moves,
+	// removes or changes the attributes of a name, and a file kept open
+	// from before still holds what it held.
+	c.invalidate(p, ev.Has(fsnotify.Write))
 	inTree := c.inTree(p)
 	c.mu.Unlock()
 	if !ev.Has(fsnotify.Create) && !ev.Has(fsnotify.Remove) && !ev.Has(fsnotify.Rename) {
@@ -463,7 +466,7 @@ func (c *Cache) rewatch(r *root) {
 	c.mu.Lock()
 	for _, p := range []string{r.given, r.real} {
 		if p != "" {
-			c.invalidate(p)
+			c.invalidate(p, false)
 		}
 	}
 	c.mu.Unlock()
@@ -473,7 +476,7 @@ func (c *Cache) rewatch(r *root) {
 	c.watchRoot(r)
 	if r.real != "" {
 		c.mu.Lock()
-		c.invalidate(r.real)
+		c.invalidate(r.real, false)
 		c.mu.Unlock()
 	}
 }

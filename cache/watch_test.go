@@ -686,3 +686,55 @@ func TestRewritesNeverServeStale(t *testing.T) {
 		t.Logf("stats %+v: the race may not have been exercised", s)
 	}
 }
+
+// TestRewritten checks what Entry.Rewritten tells of why an entry left:
+// a write to its file, not its name replaced or an eviction.
+func TestRewritten(t *testing.T) {
+	root := tempRoot(t)
+	p := filepath.Join(root, "page.html")
+	write(t, p, "one")
+	c := newCache(t, nil)
+	if err := c.Watch(root); err != nil {
+		t.Fatal(err)
+	}
+	e := mustAddFile(t, c, "k", p)
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("two")
+	f.Close()
+	waitGone(t, c, "k")
+	if !e.Rewritten() {
+		t.Error("written in place: Rewritten is false")
+	}
+	e = mustAddFile(t, c, "k", p)
+	if e.Rewritten() {
+		t.Error("a stored entry is Rewritten")
+	}
+	tmp := filepath.Join(root, "page.html.tmp")
+	write(t, tmp, "saved by rename")
+	if err := os.Rename(tmp, p); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, c, "k")
+	if e.Rewritten() {
+		t.Error("replaced by a rename: Rewritten is true")
+	}
+	e = mustAddFile(t, c, "k", p)
+	c.Remove("k")
+	if !e.Rewritten() {
+		t.Error("removed: Rewritten is false")
+	}
+	small := newCache(t, func(o *Options) { o.MaxSize = 4096; o.MaxFileSize = 4096 })
+	if err := small.Watch(root); err != nil {
+		t.Fatal(err)
+	}
+	q := filepath.Join(root, "big.html")
+	write(t, q, strings.Repeat("b", 2500))
+	e = mustAddFile(t, small, "a", q)
+	mustAddFile(t, small, "b", q)
+	if _, ok := small.Get("a"); ok || e.Rewritten() {
+		t.Errorf("evicted: still there %v, Rewritten %v; want false, false", ok, e.Rewritten())
+	}
+}
