@@ -26,6 +26,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime/debug"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -273,7 +275,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		case sig := <-sigs:
 			switch sig {
 			case syscall.SIGHUP:
-				ncfg, err := reload(o, cfg, srv, logs)
+				ncfg, stale, err := reload(o, cfg, srv, logs)
 				if err != nil {
 					// One record per problem, each saying what it
 					// stopped, in the order of the file's lines.
@@ -284,6 +286,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 						fmt.Fprintln(stderr, "pwebs: reload failed; still serving with the previous configuration:\n"+err.Error())
 					}
 					continue
+				}
+				for _, key := range stale {
+					log.Warn(key + " changed, but takes effect only when pwebs is restarted: still " + restartValue(cfg, key))
 				}
 				cfg = ncfg
 				log.Log(context.Background(), logging.LevelNotice, "configuration reloaded")
@@ -311,23 +316,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // reload reads the configuration again and applies it: a new [log]
 // section opens new logs first, so that a bad one leaves everything as it
-// was.
-func reload(o *options, old *serve.Config, srv *serve.Server, logs *logSwitch) (*serve.Config, error) {
+// was. It returns the keys that changed but need a restart (see
+// needRestart); the configuration returned keeps their values in force.
+func reload(o *options, old *serve.Config, srv *serve.Server, logs *logSwitch) (*serve.Config, []string, error) {
 	cfg, err := load(o)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	stale := needRestart(old, cfg)
+	keepRestartKeys(old, cfg)
 	var fresh *logging.Logger
 	if !reflect.DeepEqual(cfg.Log, old.Log) {
 		if fresh, err = logging.New(cfg.Log); err != nil {
-			return nil, fmt.Errorf("logs: %w", err)
+			return nil, nil, fmt.Errorf("logs: %w", err)
 		}
 	}
 	if err := srv.Reload(cfg); err != nil {
 		if fresh != nil {
 			fresh.Close()
 		}
-		return nil, err
+		return nil, nil, err
 	}
 	setMemoryLimit(cfg)
 	if fresh != nil {
@@ -335,7 +343,58 @@ func reload(o *options, old *serve.Config, srv *serve.Server, logs *logSwitch) (
 		prev := logs.cur.Swap(fresh)
 		time.AfterFunc(2*time.Second, func() { prev.Close() })
 	}
-	return cfg, nil
+	return cfg, stale, nil
+}
+
+// needRestart returns the keys that a reload from old to cfg changed but
+// cannot apply: the listeners are bound, the connection bound derived and
+// the privileges dropped once, at start.
+func needRestart(old, cfg *serve.Config) []string {
+	var keys []string
+	if !slices.Equal(old.Listen, cfg.Listen) {
+		keys = append(keys, "listen")
+	}
+	if old.ListenBacklog != cfg.ListenBacklog {
+		keys = append(keys, "listen_backlog")
+	}
+	if old.MaxConnections != cfg.MaxConnections {
+		keys = append(keys, "max_connections")
+	}
+	if old.User != cfg.User {
+		keys = append(keys, "user")
+	}
+	if old.Group != cfg.Group {
+		keys = append(keys, "group")
+	}
+	return keys
+}
+
+// restartValue shows the value in force of a key needRestart returns.
+func restartValue(cfg *serve.Config, key string) string {
+	switch key {
+	case "listen":
+		return strings.Join(cfg.Listen, ", ")
+	case "listen_backlog":
+		return strconv.Itoa(cfg.ListenBacklog)
+	case "max_connections":
+		if cfg.MaxConnections == 0 {
+			return "0 (from the open-file limit)"
+		}
+		return strconv.Itoa(cfg.MaxConnections)
+	case "user":
+		return strconv.Quote(cfg.User)
+	case "group":
+		return strconv.Quote(cfg.Group)
+	}
+	return ""
+}
+
+// keepRestartKeys gives cfg the values in force in old of the keys a
+// reload cannot apply, so that cfg says what pwebs runs with and the next
+// reload warns again about what still waits for a restart.
+func keepRestartKeys(old, cfg *serve.Config) {
+	cfg.Listen, cfg.ListenBacklog, cfg.MaxConnections = old.Listen, old.ListenBacklog, old.MaxConnections
+	cfg.User, cfg.Group = old.User, old.Group
 }
 
 // runSSI is "pwebs ssi [-c FILE] PATH [QUERY]": it renders a page as the

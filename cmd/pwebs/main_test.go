@@ -375,7 +375,8 @@ func TestStartErrorOnce(t *testing.T) {
 
 // TestReloadReports checks what a SIGHUP logs: a refused configuration
 // leaves one error log record per problem, in the order of the file's
-// lines.
+// lines; an applied one that changes keys a reload cannot apply warns
+// about each of them, at every reload until a restart.
 func TestReloadReports(t *testing.T) {
 	dir := t.TempDir()
 	os.Mkdir(filepath.Join(dir, "htdocs"), 0o755)
@@ -404,5 +405,23 @@ func TestReloadReports(t *testing.T) {
 	second := fmt.Sprintf("reload failed, still serving with the previous configuration: %s:%d: key \"cgi.timeout\"", conf, lines+4)
 	if len(records) != 2 || !strings.Contains(records[0], first) || !strings.Contains(records[1], second) || !strings.HasPrefix(records[1], "[") {
 		t.Errorf("got records %q, want one per problem, in line order:\n%s\n%s", records, first, second)
+	}
+
+	other := freePort(t)
+	os.WriteFile(conf, []byte(strings.Replace(head, addr, other, 1)+"max_connections = 50\n[log]\naccess = \"\"\nerror = \"-\"\n"), 0o644)
+	for i := 1; i <= 2; i++ {
+		cmd.Process.Signal(syscall.SIGHUP)
+		waitFor(t, "the reload", func() bool { return strings.Count(stderr.String(), "configuration reloaded") == i })
+		for _, want := range []string{
+			"listen changed, but takes effect only when pwebs is restarted: still " + addr,
+			"max_connections changed, but takes effect only when pwebs is restarted: still 0",
+		} {
+			if n := strings.Count(stderr.String(), want); n != i {
+				t.Errorf("reload %d: %q logged %d times, want %d:\n%s", i, want, n, i, stderr.String())
+			}
+		}
+	}
+	if code, _ := fetch(t, "http://"+addr+"/x.txt"); code != 200 {
+		t.Errorf("the address in force: %d", code)
 	}
 }
