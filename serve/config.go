@@ -941,13 +941,19 @@ func (c *Config) validate(p *problems) {
 	}
 	p.addSection("ssi", c.SSI.Validate())
 	if c.User != "" {
-		if _, err := user.Lookup(c.User); err != nil {
+		if u, err := user.Lookup(c.User); err != nil {
 			p.add("user", "no such user %q", c.User)
+		} else if u.Uid == "0" {
+			p.add("user", "%q is root: pwebs does not serve as root; name an ordinary user", c.User)
+		} else if u.Gid == "0" && c.Group == "" {
+			p.add("user", "the primary group of %q is root's: set group to another one", c.User)
 		}
 	}
 	if c.Group != "" {
-		if _, err := user.LookupGroup(c.Group); err != nil {
+		if g, err := user.LookupGroup(c.Group); err != nil {
 			p.add("group", "no such group %q", c.Group)
+		} else if g.Gid == "0" {
+			p.add("group", "%q is root's group: pwebs does not serve with it; name another group", c.Group)
 		}
 	} else if c.User == "" && c.Group != "" {
 		p.add("group", "group is set without user")

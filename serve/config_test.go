@@ -209,6 +209,23 @@ func TestConfigEveryProblem(t *testing.T) {
 	}
 }
 
+// TestConfigRootAccount checks that a user or group that is root is
+// refused on the line of the key at fault.
+func TestConfigRootAccount(t *testing.T) {
+	base := t.TempDir()
+	must(t, os.Mkdir(filepath.Join(base, "htdocs"), 0o755))
+	tests := []struct{ in, want string }{
+		{"document_root = \"htdocs\"\nuser = \"root\"\n", `p.conf:2: key "user": "root" is root`},
+		{"user = \"nobody\"\ngroup = \"root\"\n", `p.conf:2: key "group": "root" is root's group`},
+	}
+	for _, tt := range tests {
+		_, err := ParseConfig("p.conf", base, []byte(tt.in))
+		if err == nil || !strings.HasPrefix(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%q: got %v, want %q alone", tt.in, err, tt.want)
+		}
+	}
+}
+
 // TestConfigFromFlag checks that a bad value given by a command-line flag
 // is blamed on the flag, not on the line of the file that it overrides.
 func TestConfigFromFlag(t *testing.T) {

@@ -47,8 +47,13 @@ func lookupAccount(cfg *serve.Config) (*account, error) {
 	if a.gid, err = strconv.Atoi(gid); err != nil {
 		return nil, fmt.Errorf("group %q: gid %q", cfg.Group, gid)
 	}
-	if a.uid == 0 || a.gid == 0 {
-		return nil, fmt.Errorf("user %q and group must not be root", cfg.User)
+	switch {
+	case a.uid == 0:
+		return nil, fmt.Errorf("user %q is root: pwebs does not serve as root", cfg.User)
+	case a.gid == 0 && cfg.Group != "":
+		return nil, fmt.Errorf("group %q is root's group: pwebs does not serve with it", cfg.Group)
+	case a.gid == 0:
+		return nil, fmt.Errorf("the primary group of user %q is root's: set group to another one", cfg.User)
 	}
 	ids, err := u.GroupIds()
 	if err != nil {

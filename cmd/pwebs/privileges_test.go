@@ -329,3 +329,20 @@ func TestLogSymlinkRefused(t *testing.T) {
 		t.Errorf("the file the link points to was given to uid %d", uid)
 	}
 }
+
+// TestRootAccount checks that a user or group that is root is refused by
+// pwebs -t on the line of the key at fault, naming that key alone.
+func TestRootAccount(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "htdocs"), 0o755)
+	for _, tt := range []struct{ conf, want string }{
+		{"user = \"nobody\"\ngroup = \"root\"\n", `pwebs.conf:2: key "group": "root" is root's group`},
+		{"# serve as\nuser = \"root\"\n", `pwebs.conf:2: key "user": "root" is root`},
+	} {
+		os.WriteFile(filepath.Join(dir, "pwebs.conf"), []byte(tt.conf), 0o644)
+		_, stderr, code := runCmd(t, dir, "-t")
+		if code != 1 || !strings.HasPrefix(stderr, tt.want) || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("%q: exit %d, stderr %q, want %q alone", tt.conf, code, stderr, tt.want)
+		}
+	}
+}
