@@ -724,3 +724,22 @@ func TestCGIClientLeavesSilentScript(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorsCarryReferer: a request's problems in the error log name the
+// page that linked to it, as Apache's do.
+func TestErrorsCarryReferer(t *testing.T) {
+	ts := startCGIServer(t, "")
+	ts.get("/missing.html", "Referer", "http://ref/a")
+	ts.get("/cgi-bin/loop.sh", "Referer", "http://ref/b")
+	for what, ref := range map[string]string{"File does not exist": "http://ref/a", "internal redirects": "http://ref/b"} {
+		line := ""
+		for _, l := range strings.Split(ts.errlog.String(), "\n") {
+			if strings.Contains(l, what) {
+				line = l
+			}
+		}
+		if !strings.Contains(line, "referer="+ref) {
+			t.Errorf("error log line %q lacks referer %s", line, ref)
+		}
+	}
+}

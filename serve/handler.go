@@ -2,15 +2,16 @@ package serve
 
 import (
 	"errors"
-
 	"fmt"
-	"github.com/pwebs/pwebs/cache"
 	"io/fs"
 	"os"
 	"runtime/debug"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/pwebs/pwebs/cache"
+	"github.com/pwebs/pwebs/logging"
 )
 
 // serveRequest answers the request in c.req: it waits for a max_clients
@@ -193,7 +194,7 @@ func (c *conn) dispatch() {
 		// is not a proxy: a host it does not serve, or https, gets 421.
 		host = r.absHost
 		if !c.st.knownHost(host) || hasPrefixFold(r.Target, "https:") {
-			c.srv.log.Info("misdirected request for "+string(r.Target)+": pwebs is not a proxy", "client", c.remoteAddr())
+			c.srv.log.Info("misdirected request for "+string(r.Target)+": pwebs is not a proxy", "client", c.remoteAddr(), logging.RefererKey, c.referer())
 			c.writeError(421)
 			return
 		}
@@ -369,15 +370,15 @@ func (c *conn) fileError(s *site, p []byte, err error) {
 	status := statusOf(err)
 	switch status {
 	case 404:
-		c.srv.log.Info(fmt.Sprintf("File does not exist: %s%s", s.dir, p), "client", c.remoteAddr())
+		c.srv.log.Info(fmt.Sprintf("File does not exist: %s%s", s.dir, p), "client", c.remoteAddr(), logging.RefererKey, c.referer())
 	case 403:
-		c.srv.log.Info(fmt.Sprintf("Permission denied: %s%s: %v", s.dir, p, err), "client", c.remoteAddr())
+		c.srv.log.Info(fmt.Sprintf("Permission denied: %s%s: %v", s.dir, p, err), "client", c.remoteAddr(), logging.RefererKey, c.referer())
 	case 503:
-		c.srv.log.Error(fmt.Sprintf("%s%s: %v", s.dir, p, err), "client", c.remoteAddr())
+		c.srv.log.Error(fmt.Sprintf("%s%s: %v", s.dir, p, err), "client", c.remoteAddr(), logging.RefererKey, c.referer())
 		c.writeErrorWith(503, "Retry-After", "1")
 		return
 	default:
-		c.srv.log.Error(fmt.Sprintf("%s%s: %v", s.dir, p, err), "client", c.remoteAddr())
+		c.srv.log.Error(fmt.Sprintf("%s%s: %v", s.dir, p, err), "client", c.remoteAddr(), logging.RefererKey, c.referer())
 	}
 	c.writeError(status)
 }

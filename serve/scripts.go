@@ -15,6 +15,7 @@ import (
 
 	"github.com/pwebs/pwebs/cache"
 	"github.com/pwebs/pwebs/cgi"
+	"github.com/pwebs/pwebs/logging"
 )
 
 // maxRedirects bounds internal redirects (a script's local Location), as
@@ -63,7 +64,7 @@ func (c *conn) serveAlias(s *site, a *alias, p []byte) {
 	file := sub
 	switch {
 	case err == nil && fi.IsDir():
-		c.srv.log.Info("attempt to invoke a folder as a script: "+a.dir+string(sub), "client", c.remoteAddr())
+		c.srv.log.Info("attempt to invoke a folder as a script: "+a.dir+string(sub), "client", c.remoteAddr(), logging.RefererKey, c.referer())
 		c.writeError(403)
 		return
 	case err == nil && !fi.Mode().IsRegular():
@@ -217,7 +218,7 @@ func (c *conn) runScript(s *site, sc *script, _ int) {
 		return
 	case errors.Is(err, cgi.ErrStart) && errors.Is(err, fs.ErrNotExist):
 		// The interpreter is not installed.
-		c.srv.log.Error(fmt.Sprintf("cannot run %s: %v", sc.file, err), "client", c.remoteAddr())
+		c.srv.log.Error(fmt.Sprintf("cannot run %s: %v", sc.file, err), "client", c.remoteAddr(), logging.RefererKey, c.referer())
 		c.writeErrorWith(503, "Retry-After", "60")
 		return
 	case errors.Is(err, cgi.ErrTimeout):
@@ -225,11 +226,11 @@ func (c *conn) runScript(s *site, sc *script, _ int) {
 	}
 	switch status {
 	case 404, 403:
-		c.srv.log.Info(fmt.Sprintf("script %s: %v", sc.file, err), "client", c.remoteAddr())
+		c.srv.log.Info(fmt.Sprintf("script %s: %v", sc.file, err), "client", c.remoteAddr(), logging.RefererKey, c.referer())
 	case 413, 400, 408:
 		// The body could not be read (the script did not start): the
 		// connection cannot go on after it.
-		c.srv.log.Info(fmt.Sprintf("script %s: %v", sc.file, err), "client", c.remoteAddr())
+		c.srv.log.Info(fmt.Sprintf("script %s: %v", sc.file, err), "client", c.remoteAddr(), logging.RefererKey, c.referer())
 		c.closeAfter = true
 	}
 	c.writeError(status)
@@ -297,7 +298,7 @@ func (c *conn) cgiRequest(s *site, sc *script) *cgi.Request {
 // (a HEAD stays a HEAD: its response has no body).
 func (c *conn) internalRedirect(loc string) {
 	if c.redirects+1 >= maxRedirects {
-		c.srv.log.Error(fmt.Sprintf("request exceeded the limit of %d internal redirects", maxRedirects), "client", c.remoteAddr())
+		c.srv.log.Error(fmt.Sprintf("request exceeded the limit of %d internal redirects", maxRedirects), "client", c.remoteAddr(), logging.RefererKey, c.referer())
 		c.writeError(500)
 		return
 	}
