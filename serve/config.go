@@ -965,7 +965,9 @@ func (c *Config) validate(p *problems) {
 			p.add(key+".names", "at least one name is required")
 		}
 		for j, name := range v.Names {
-			n := strings.ToLower(strings.TrimSpace(name))
+			// As a Host header is matched: without case, and without
+			// the trailing dot of a fully qualified name.
+			n := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(name)), ".")
 			v.Names[j] = n
 			if n == "" || strings.ContainsAny(n, "/ :\t") {
 				p.addElem(key+".names", j, "%q is not a host name", name)

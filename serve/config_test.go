@@ -248,3 +248,18 @@ func TestConfigFromFlag(t *testing.T) {
 		t.Errorf("got:\n%v\nwant:\n%s", err, strings.Join(want, "\n"))
 	}
 }
+
+// TestVHostNameTrailingDot checks that a vhost name written with the
+// trailing dot of a fully qualified name, or in capitals, matches as the
+// Host header does.
+func TestVHostNameTrailingDot(t *testing.T) {
+	ts := startServerWith(t, "[[vhost]]\nnames = [\"Other.Example.\"]\ndocument_root = \"sites/other\"\n", map[string]string{
+		"htdocs/index.html":      "main",
+		"sites/other/index.html": "other",
+	})
+	for _, host := range []string{"other.example", "Other.Example.", "OTHER.EXAMPLE:8080"} {
+		if resp, body := ts.get("/", "Host", host); resp.StatusCode != 200 || body != "other" {
+			t.Errorf("Host %s: got %d %q, want 200 \"other\"", host, resp.StatusCode, body)
+		}
+	}
+}
