@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -371,9 +372,11 @@ func TestCachedSendfile(t *testing.T) {
 	}
 }
 
-// TestCachedSendfileFallback: an entry whose file has shrunk or been closed
-// still sends its whole body, the rest coming from memory; the budget of
-// open files is kept.
+// TestCachedSendfileFallback: an entry whose file gave nothing (emptied,
+// closed, or refusing sendfile) still sends its whole body, from memory;
+// one whose file shrank or was rewritten under it ends the connection
+// after what the file gave, never followed by the old bytes; the budget
+// of open files is kept.
 func TestCachedSendfileFallback(t *testing.T) {
 	text := make([]byte, 80<<10)
 	for i := range text {
@@ -407,12 +410,15 @@ func TestCachedSendfileFallback(t *testing.T) {
 	tests := []struct {
 		name   string
 		change func(e *cache.Entry)
+		want   string // the body; for a cut connection, what comes before the cut
+		cut    bool
 	}{
-		{"whole", func(*cache.Entry) {}},
-		{"shrunk", func(*cache.Entry) { must(t, os.Truncate(path, 30<<10)) }},
-		{"emptied", func(*cache.Entry) { must(t, os.Truncate(path, 0)) }},
-		{"closed", func(e *cache.Entry) { e.OnDrop() }},
-		{"unreadable", nil}, // sendfile(2) fails on the file (EBADF)
+		{"whole", func(*cache.Entry) {}, string(text), false},
+		{"shrunk", func(*cache.Entry) { must(t, os.Truncate(path, 30<<10)) }, string(text[:30<<10]), true},
+		{"rewritten", func(*cache.Entry) { must(t, os.WriteFile(path, []byte("NEW CONTENT\n"), 0o644)) }, "NEW CONTENT\n", true},
+		{"emptied", func(*cache.Entry) { must(t, os.Truncate(path, 0)) }, string(text), false},
+		{"closed", func(e *cache.Entry) { e.OnDrop() }, string(text), false},
+		{"unreadable", nil, string(text), false}, // sendfile(2) fails on the file (EBADF)
 	}
 	for _, tt := range tests {
 		must(t, os.WriteFile(path, text, 0o644))
@@ -429,8 +435,14 @@ func TestCachedSendfileFallback(t *testing.T) {
 			f.Close()
 		}
 		serving.Store(e)
-		if resp, body := ts.get("/entry"); resp.StatusCode != 200 || body != string(text) {
-			t.Errorf("%s: %d, %d bytes, whole %v", tt.name, resp.StatusCode, len(body), body == string(text))
+		rc := ts.dial()
+		rc.send("GET /entry HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, err := http.ReadResponse(rc.br, nil)
+		must(t, err)
+		body, err := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || string(body) != tt.want || (err != nil) != tt.cut {
+			t.Errorf("%s: %d, %d bytes, as wanted %v, read error %v; want %d bytes, cut %v",
+				tt.name, resp.StatusCode, len(body), string(body) == tt.want, err, len(tt.want), tt.cut)
 		}
 		if tt.name != "closed" {
 			e.OnDrop()
@@ -451,4 +463,119 @@ func TestCachedSendfileFallback(t *testing.T) {
 		t.Errorf("an entry past the budget kept its file")
 	}
 	e1.OnDrop()
+}
+
+// TestCachedSendfileClosedMidway: a client too slow to take a cached body
+// at once has part of it sent from the entry's file when the entry leaves
+// the cache. Evicted, or its file's name replaced, the rest comes from
+// memory; left because its file was written, the connection ends there.
+func TestCachedSendfileClosedMidway(t *testing.T) {
+	const size = 16 << 20 // more than the socket buffers hold
+	ts := startServer(t, "[cache]\nmax_size = \"64MiB\"\nmax_file_size = \"32MiB\"\n", siteFiles)
+	text := make([]byte, size)
+	for i := range text {
+		text[i] = 'A' + byte(i*13%26)
+	}
+	path := filepath.Join(t.TempDir(), "f.bin")
+	must(t, os.WriteFile(path, text, 0o644))
+	ch := ts.srv.state.Load().cache
+	var serving atomic.Pointer[cache.Entry]
+	setHook(t, func(c *conn) bool {
+		if string(c.req.rawPath) != "/entry" {
+			return false
+		}
+		c.serveEntry(serving.Load())
+		return true
+	})
+	for _, rewritten := range []bool{false, true} {
+		f, err := os.Open(path)
+		must(t, err)
+		fi, err := f.Stat()
+		must(t, err)
+		e := ts.srv.state.Load().newEntry("application/octet-stream", text, fi.ModTime(), `"x"`, "",
+			[]cache.Dep{cache.DepOf(path, fi)})
+		ts.srv.keepOpen(e, f)
+		f.Close()
+		if e.Extra.(*heads).frc == nil {
+			t.Fatal("keepOpen kept no file")
+		}
+		if rewritten && !ch.Add("/midway", e, ch.Begin()) {
+			t.Fatal("Add refused the entry")
+		}
+		serving.Store(e)
+		d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+			rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+			return nil
+		}}
+		nc, err := d.Dial("tcp", ts.addr)
+		must(t, err)
+		nc.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(nc, "GET /entry HTTP/1.1\r\nHost: x\r\n\r\n")
+		time.Sleep(300 * time.Millisecond) // the server fills the socket and waits
+		if rewritten {
+			ch.Invalidate(path) // as a write to the file would
+		} else {
+			e.OnDrop() // as an eviction would: e is not Rewritten
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
+		must(t, err)
+		body, err := io.ReadAll(resp.Body)
+		nc.Close()
+		switch {
+		case rewritten && (err == nil || len(body) == 0 || len(body) >= size || !bytes.Equal(body, text[:len(body)])):
+			t.Errorf("written under the send: %d of %d bytes, error %v; want a cut after the file's bytes", len(body), size, err)
+		case !rewritten && (err != nil || !bytes.Equal(body, text)):
+			t.Errorf("evicted under the send: %d of %d bytes, whole %v, error %v", len(body), size, bytes.Equal(body, text), err)
+		}
+	}
+}
+
+// TestCacheHardLinkAdded: a hard link made, outside the document root, to
+// a file already cached, then a write through it, are seen: the next
+// answers give the new content, and no answer mixes the old length (or
+// old bytes) with new ones, whether the body went out by sendfile from
+// the entry's file (hl2.txt) or from memory (hl1.txt).
+func TestCacheHardLinkAdded(t *testing.T) {
+	old := map[string]string{
+		"hl2.txt": strings.Repeat("O", 40000),
+		"hl1.txt": strings.Repeat("o", 1000),
+	}
+	const fresh = "NEW CONTENT\n"
+	ts := startServer(t, "", old)
+	out := t.TempDir()
+	for _, name := range []string{"hl2.txt", "hl1.txt"} {
+		for i := 0; i < 2; i++ { // a miss, then a hit
+			if resp, got := ts.get("/" + name); resp.StatusCode != 200 || got != old[name] {
+				t.Fatalf("%s: %d, %d bytes", name, resp.StatusCode, len(got))
+			}
+		}
+		other := filepath.Join(out, name)
+		if err := os.Link(filepath.Join(ts.root, name), other); err != nil {
+			t.Skip("no hard links here:", err)
+		}
+		must(t, os.WriteFile(other, []byte(fresh), 0o644))
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			rc := ts.dial()
+			rc.send("GET /" + name + " HTTP/1.1\r\nHost: x\r\n\r\n")
+			resp, err := http.ReadResponse(rc.br, nil)
+			must(t, err)
+			got, err := io.ReadAll(resp.Body)
+			if err == nil && string(got) == fresh {
+				break
+			}
+			if err == nil && string(got) != old[name] || err != nil && !strings.HasPrefix(fresh, string(got)) {
+				t.Fatalf("%s: %d bytes (%.20q...), read error %v: neither version", name, len(got), got, err)
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: still the old content 10 s after a write through a new link", name)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		for i := 0; i < 3; i++ {
+			if _, got := ts.get("/" + name); got != fresh {
+				t.Fatalf("%s: %q after the new content was served", name, got)
+			}
+		}
+	}
 }

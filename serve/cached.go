@@ -47,9 +47,9 @@ const sendfileMin = 32 << 10
 // regular file's body of at least sendfileMin bytes, within the server's
 // budget of open files. The entry's OnDrop closes it. A close while a
 // response is being sent from it is safe: the os.File counts its users and
-// the descriptor stays open until that send ends; later sends find the
-// file closed and go out from the body in memory. An entry that Add
-// refuses must be released by calling OnDrop.
+// the descriptor stays open until that sendfile call ends; the send then
+// finds the file closed, and sendEntryFile decides what follows. An entry
+// that Add refuses must be released by calling OnDrop.
 func (s *Server) keepOpen(e *cache.Entry, f *os.File) {
 	h := e.Extra.(*heads)
 	if len(e.Body) < sendfileMin {
@@ -196,10 +196,50 @@ func (c *conn) serveEntry(e *cache.Entry) {
 		return
 	}
 	if frc != nil {
-		c.writeFileBody(frc, body)
+		c.sendEntryFile(e, frc)
 		return
 	}
 	c.writeBody(body)
+}
+
+// sendEntryFile writes the pending output and then e's identity body from
+// the entry's file by sendfile(2) (see keepOpen): the kernel sends the
+// file's pages without copying them. When the file gives less, the rest
+// may come from the body in memory only if what came from the file was
+// the entry's: nothing came (the file was emptied, or refused sendfile),
+// or the file was closed under the send because the entry left the cache
+// for another reason than a write to its file (evicted, or its name
+// replaced: see cache.Entry.Rewritten). Otherwise (the file shrank, or was
+// written) the bytes sent may be new ones, which old ones must not follow:
+// the connection ends, the response cut short, as sendBody does for a
+// file that shrinks.
+func (c *conn) sendEntryFile(e *cache.Entry, frc syscall.RawConn) {
+	body := e.Body
+	if c.broken || !c.raw.ready {
+		c.writeBody(body)
+		return
+	}
+	c.setWriteDeadline(monoNow())
+	c.srv.stats.Sendfiles.Add(1) // before the client can see the body, as in sendFile
+	sent, err := c.sendfile(frc, c.wbuf, int64(len(body)))
+	c.wbuf = c.wbuf[:0]
+	if err != nil {
+		c.broken = true
+		return
+	}
+	if sent == int64(len(body)) {
+		return
+	}
+	if sent == 0 || frc.Control(func(uintptr) {}) != nil && !e.Rewritten() {
+		c.writeBody(body[sent:])
+		return
+	}
+	c.broken = true
+	name := ""
+	if len(e.Deps) > 0 {
+		name = e.Deps[0].Path
+	}
+	c.srv.log.Warn("file changed while being sent: "+name, "client", c.remoteAddr())
 }
 
 // serveRegular sends a regular file: through the cache when it is on and
