@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -249,6 +250,9 @@ func (c *Config) FromFlag(key, flag string) {
 	c.flags[key] = flag
 }
 
+// maxDecodeErrors bounds the values decode reports it could not decode.
+const maxDecodeErrors = 50
+
 // decode fills c from a TOML document, then resolves and validates it. It
 // reports every problem it finds, not just the first: go-toml stops at the
 // first value it cannot decode, so that value's expression is blanked out
@@ -265,7 +269,7 @@ func (c *Config) decode(data []byte, override func(*Config)) (*Config, error) {
 	for _, k := range checkValueKinds(p, scan) {
 		data = scan.blank(data, scan.lines[k])
 	}
-	for range len(scan.exprs) + 1 {
+	for tries := 1; ; tries++ {
 		*c = *DefaultConfig()
 		c.file, c.base = file, base
 		err := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields().Decode(c)
@@ -274,6 +278,13 @@ func (c *Config) decode(data []byte, override func(*Config)) (*Config, error) {
 		var de *toml.DecodeError
 		if err == nil || errors.As(err, &strict) || !errors.As(err, &de) {
 			break // unknown keys come last, once everything else decodes
+		}
+		if tries == maxDecodeErrors {
+			// Each try decodes the whole file again: stop before that
+			// takes long, and leave validation out, since what decoded
+			// is not all there is.
+			p.addLine(math.MaxInt, fmt.Sprintf("%s: more than %d values could not be decoded; the rest of the file is not checked", c.file, maxDecodeErrors))
+			return nil, p.err()
 		}
 		line, _ := de.Position()
 		blanked := scan.blank(data, line)

@@ -263,3 +263,18 @@ func TestVHostNameTrailingDot(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigDecodeErrorsBounded checks that a file full of values that
+// cannot be decoded reports maxDecodeErrors of them and says it stopped:
+// each one costs decoding the whole file again.
+func TestConfigDecodeErrorsBounded(t *testing.T) {
+	in := strings.Repeat("[[vhost]]\nnames = 1\n", 4*maxDecodeErrors)
+	_, err := ParseConfig("p.conf", t.TempDir(), []byte(in))
+	var ce *ConfigError
+	if !errors.As(err, &ce) || len(ce.Problems) != maxDecodeErrors+1 {
+		t.Fatalf("got %v, want %d problems", err, maxDecodeErrors+1)
+	}
+	if got, want := ce.Problems[maxDecodeErrors], "p.conf: more than 50 values could not be decoded"; !strings.HasPrefix(got, want) {
+		t.Errorf("last problem: got %q, want %q", got, want)
+	}
+}
