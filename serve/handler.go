@@ -280,7 +280,7 @@ func (c *conn) serveFile(s *site, p []byte) {
 		if p[len(p)-1] == '/' {
 			sc.pathInfo = slash // "/app.cgi/" runs the script with PATH_INFO "/"
 		}
-		c.runScript(s, sc, 0)
+		c.runScript(s, sc)
 		return
 	}
 	if c.st.isSSI(fi.Name(), fi) {

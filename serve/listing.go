@@ -110,7 +110,7 @@ func (c *conn) serveDir(s *site, p []byte, dir *os.File, tok cache.Token) {
 	rel := relPath(p)
 	var absent []string
 	for _, name := range s.index {
-		f, err := s.fs().Open(joinRel(rel, name))
+		f, err := s.openFile(joinRel(rel, name)) // non-blocking: an index that is a pipe is refused, not waited for
 		if err != nil {
 			absent = append(absent, filepath.Join(s.dir, filepath.FromSlash(joinRel(rel, name))))
 			continue
@@ -126,7 +126,7 @@ func (c *conn) serveDir(s *site, p []byte, dir *os.File, tok cache.Token) {
 		if sc, ok := c.scriptAt(s, ip, nil); ok {
 			// index.php and the like run as scripts; REQUEST_URI stays
 			// the folder's URL.
-			c.runScript(s, sc, 0)
+			c.runScript(s, sc)
 			return
 		}
 		if c.st.isSSI(name, fi) {

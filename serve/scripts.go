@@ -91,7 +91,7 @@ func (c *conn) serveAlias(s *site, a *alias, p []byte) {
 		prefix:    a.prefix,
 		prefixDir: a.dir,
 		inDir:     true,
-	}, 0)
+	})
 }
 
 // scriptAt reports whether the regular file at URL path p of site s is a
@@ -114,7 +114,7 @@ func (c *conn) scriptAt(s *site, p, info []byte) (*script, bool) {
 func (c *conn) servePathInfo(s *site, p []byte, openErr error, tok cache.Token) {
 	if file, info, fi, ok := splitPathInfo(s.fs(), p); ok {
 		if sc, ok := c.scriptAt(s, file, info); ok {
-			c.runScript(s, sc, 0)
+			c.runScript(s, sc)
 			return
 		}
 		if c.st.isSSI(fi.Name(), fi) {
@@ -134,7 +134,7 @@ func (c *conn) servePathInfo(s *site, p []byte, openErr error, tok cache.Token) 
 // runScript runs a CGI script for the current request and streams its
 // response. After an internal redirect (c.redirects > 0) the request has
 // no body left for the script.
-func (c *conn) runScript(s *site, sc *script, _ int) {
+func (c *conn) runScript(s *site, sc *script) {
 	r := &c.req
 	h := c.st.cgi
 	if r.method == mOPTIONS {

@@ -589,7 +589,7 @@ func (r *ssiRun) resolveSub(uri string) (*subTarget, error) {
 				return t, nil
 			}
 			if r.st.isSSI(abs, ffi) {
-				f, err := s.fs().Open(relPath(file))
+				f, err := s.openFile(relPath(file))
 				if err == nil {
 					t.p, t.file, t.f, t.fi, t.pathInfo = file, abs, f, ffi, info
 					return t, nil

@@ -591,6 +591,22 @@ func TestNamedPipe(t *testing.T) {
 				t.Errorf("%q: %s of a named pipe: %d, want 403", conf, method, resp.StatusCode)
 			}
 		}
+		// A folder whose index file is a pipe: the index is skipped, and
+		// the folder listed, without waiting for a writer.
+		must(t, os.Mkdir(filepath.Join(ts.root, "pipedir"), 0o755))
+		ipipe := filepath.Join(ts.root, "pipedir", "index.html")
+		must(t, unix.Mkfifo(ipipe, 0o644))
+		t.Cleanup(func() {
+			if fd, err := unix.Open(ipipe, unix.O_WRONLY|unix.O_NONBLOCK, 0); err == nil {
+				unix.Close(fd)
+			}
+		})
+		rc := ts.dial()
+		rc.nc.SetDeadline(time.Now().Add(3 * time.Second))
+		rc.send("GET /pipedir/ HTTP/1.1\r\nHost: x\r\n\r\n")
+		if resp, _ := rc.read("GET"); resp.StatusCode != 200 {
+			t.Errorf("%q: a folder whose index is a named pipe: %d, want its listing", conf, resp.StatusCode)
+		}
 		// Both resolvers open it without waiting for a writer.
 		for _, dirFD := range []int{openDirFD(ts.root), -1} {
 			done := make(chan int, 1)
