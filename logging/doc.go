@@ -80,9 +80,15 @@
 //     Close waits for it to finish pruning.
 //   - On rotation it gives the new file the owner and group of the old one,
 //     which a process that dropped root privileges cannot do while the old
-//     file is root's. Logger.Chown, called while still root, hands the files
-//     to the user, so that this becomes a chown to the process's own user.
-//     The compressor gives a .gz the mode of its source, and its owner and
+//     file is root's. Logger.Chown, called while still root, hands the
+//     files it created itself (and the group of files the user already
+//     owns) to the user, so that this becomes a chown to the process's own
+//     user; a file it did not create and that is not the user's keeps its
+//     owner, and the start stops naming it. lumberjack also opens and
+//     renames by name, following links: while pwebs is root and the log
+//     folder is writable by another user, the log is written through the
+//     descriptor pwebs checked (opened with O_NOFOLLOW) and rotation waits
+//     until privileges are dropped. The compressor gives a .gz the mode of its source, and its owner and
 //     group when the process may (otherwise the .gz is the process's).
 //
 // lumberjack also keeps its pruning errors to itself: a rotated file left
