@@ -219,19 +219,15 @@ func quotedRest(s []byte) []byte {
 			return s[i+1:]
 		case c == '\\':
 			i++
-			if i == len(s) || !fieldVChar(s[i]) {
+			if i == len(s) || !fieldValueByte[s[i]] {
 				return nil
 			}
-		case !fieldVChar(c):
+		case !fieldValueByte[c]:
 			return nil
 		}
 	}
 	return nil
 }
-
-// fieldVChar reports whether c may appear in a field value: a visible
-// character, obs-text, a space or a tab.
-func fieldVChar(c byte) bool { return c == '\t' || c >= ' ' && c != 0x7f }
 
 // validTrailer reports whether line is a trailer field: a token name, a
 // colon and a value of field characters.
@@ -244,7 +240,7 @@ func validTrailer(line []byte) bool {
 		return false
 	}
 	for _, c := range line[n+1:] {
-		if !fieldVChar(c) {
+		if !fieldValueByte[c] {
 			return false
 		}
 	}

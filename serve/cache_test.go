@@ -399,14 +399,7 @@ func TestCachedSendfileFallback(t *testing.T) {
 		}
 		return e
 	}
-	var serving atomic.Pointer[cache.Entry]
-	setHook(t, func(c *conn) bool {
-		if string(c.req.rawPath) != "/entry" {
-			return false
-		}
-		c.serveEntry(serving.Load())
-		return true
-	})
+	serving := serveEntryAt(t)
 	tests := []struct {
 		name   string
 		change func(e *cache.Entry)
@@ -479,14 +472,7 @@ func TestCachedSendfileClosedMidway(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "f.bin")
 	must(t, os.WriteFile(path, text, 0o644))
 	ch := ts.srv.state.Load().cache
-	var serving atomic.Pointer[cache.Entry]
-	setHook(t, func(c *conn) bool {
-		if string(c.req.rawPath) != "/entry" {
-			return false
-		}
-		c.serveEntry(serving.Load())
-		return true
-	})
+	serving := serveEntryAt(t)
 	for _, rewritten := range []bool{false, true} {
 		f, err := os.Open(path)
 		must(t, err)
@@ -578,4 +564,18 @@ func TestCacheHardLinkAdded(t *testing.T) {
 			}
 		}
 	}
+}
+
+// serveEntryAt makes requests for /entry answered from whatever entry the
+// returned pointer holds, through serveEntry.
+func serveEntryAt(t *testing.T) *atomic.Pointer[cache.Entry] {
+	var serving atomic.Pointer[cache.Entry]
+	setHook(t, func(c *conn) bool {
+		if string(c.req.rawPath) != "/entry" {
+			return false
+		}
+		c.serveEntry(serving.Load())
+		return true
+	})
+	return &serving
 }

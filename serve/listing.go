@@ -6,6 +6,7 @@ import (
 
 	"encoding/json"
 	"github.com/pwebs/pwebs/cache"
+	"github.com/pwebs/pwebs/logging"
 	"hash/fnv"
 	"html/template"
 	"io"
@@ -140,7 +141,7 @@ func (c *conn) serveDir(s *site, p []byte, dir *os.File, tok cache.Token) {
 		return
 	}
 	if !s.listing {
-		c.srv.log.Info("Cannot serve directory "+s.dir+string(p)+": No matching index file and listing is off", "client", c.remoteAddr(), "referer", c.referer())
+		c.srv.log.Info("Cannot serve directory "+s.dir+string(p)+": No matching index file and listing is off", "client", c.remoteAddr(), logging.RefererKey, c.referer())
 		c.writeError(403)
 		return
 	}
@@ -182,7 +183,7 @@ func (c *conn) serveDir(s *site, p []byte, dir *os.File, tok cache.Token) {
 	}
 	if err != nil {
 		// Rendered into a buffer first, so a failure is a clean 500.
-		c.srv.log.Error("listing "+s.dir+string(p)+": "+err.Error(), "client", c.remoteAddr(), "referer", c.referer())
+		c.srv.log.Error("listing "+s.dir+string(p)+": "+err.Error(), "client", c.remoteAddr(), logging.RefererKey, c.referer())
 		c.writeError(500)
 		return
 	}
@@ -291,9 +292,7 @@ func readListing(s *site, rel string, dir *os.File, max int, col byte, desc bool
 				e.Type = "other"
 			}
 			if len(l.Entries) == 2*max {
-				sortListing(l.Entries, col, desc)
-				clear(l.Entries[max:])
-				l.Entries = l.Entries[:max]
+				l.Entries = firstInOrder(l.Entries, max, col, desc)
 			}
 			l.Entries = append(l.Entries, e)
 		}
@@ -304,11 +303,7 @@ func readListing(s *site, rel string, dir *os.File, max int, col byte, desc bool
 			return nil, err
 		}
 	}
-	sortListing(l.Entries, col, desc)
-	if len(l.Entries) > max {
-		clear(l.Entries[max:])
-		l.Entries = l.Entries[:max]
-	}
+	l.Entries = firstInOrder(l.Entries, max, col, desc)
 	l.Truncated = l.Total > len(l.Entries)
 	for i := range l.Entries {
 		e := &l.Entries[i]
@@ -318,6 +313,16 @@ func readListing(s *site, rel string, dir *os.File, max int, col byte, desc bool
 		}
 	}
 	return l, nil
+}
+
+// firstInOrder sorts entries as sortListing does and keeps the first max.
+func firstInOrder(entries []listEntry, max int, col byte, desc bool) []listEntry {
+	sortListing(entries, col, desc)
+	if len(entries) > max {
+		clear(entries[max:])
+		entries = entries[:max]
+	}
+	return entries
 }
 
 // sortListing orders entries, folders first, by the column asked.

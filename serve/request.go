@@ -76,12 +76,8 @@ func (r *Request) reset() {
 // Lookup returns the value of the first header field named name,
 // case-insensitively. It does not allocate.
 func (r *Request) Lookup(name string) ([]byte, bool) {
-	for i := range r.headers {
-		if foldEqual(r.headers[i].name, name) {
-			return r.headers[i].value, true
-		}
-	}
-	return nil, false
+	v, _, ok := r.Field(name, 0)
+	return v, ok
 }
 
 // foldEqual reports whether b and s are equal ignoring ASCII case in both.
