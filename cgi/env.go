@@ -62,6 +62,13 @@ type Request struct {
 	// Client is "ip:port", given to the error log as the "client" attr.
 	Client string
 
+	// Redirect holds the variables of the request this one was internally
+	// redirected from (a script's local Location, an error page), already
+	// named REDIRECT_*; RedirectStatus is that request's status,
+	// REDIRECT_STATUS (0 means 200: php-cgi refuses to run without it).
+	Redirect       []Field
+	RedirectStatus int
+
 	// Extra holds more variables for the script: the variables an SSI page set for the scripts it includes, as
 	// Apache passes them. A name that is not a valid variable name (letters,
 	// digits and '_', not starting with a digit) or that the variables
@@ -75,7 +82,8 @@ const safePath = "/usr/local/bin:/usr/bin:/bin"
 
 // Env returns the environment of a script run for r: every RFC 3875
 // meta-variable, Apache's usual extras, REDIRECT_STATUS=200 (php-cgi
-// refuses to run without it), one HTTP_* variable per request header field
+// refuses to run without it; after a redirect, r.RedirectStatus) and
+// r.Redirect's variables, one HTTP_* variable per request header field
 // name, and PATH=safePath. Nothing else of the server's environment is
 // passed. Env is pure: it reads nothing but its arguments.
 //
@@ -135,7 +143,16 @@ func Env(r *Request, o *Options) []string {
 	if r.RemoteUser != "" {
 		add("REMOTE_USER", r.RemoteUser)
 	}
-	add("REDIRECT_STATUS", "200")
+	if r.RedirectStatus != 0 {
+		add("REDIRECT_STATUS", strconv.Itoa(r.RedirectStatus))
+	} else {
+		add("REDIRECT_STATUS", "200")
+	}
+	for _, f := range r.Redirect {
+		if validVarName(f.Name) {
+			add(f.Name, f.Value)
+		}
+	}
 	add("PATH", safePath)
 
 	// Each field's variable name, "" for a field that is dropped.

@@ -94,6 +94,17 @@ func TestEnv(t *testing.T) {
 			absent: []string{"HTTP_PROXY", "HTTP_PROXY_AUTHORIZATION"},
 		},
 		{
+			name: "after an internal redirect",
+			req: func() *Request {
+				r := full()
+				r.RedirectStatus = 404
+				r.Redirect = []Field{{"REDIRECT_URL", "/nope"}, {"REDIRECT_QUERY_STRING", "a=1"}, {"REDIRECT_BAD NAME", "x"}, {"REDIRECT_NUL", "a\x00"}}
+				return r
+			},
+			want:   map[string]string{"REDIRECT_STATUS": "404", "REDIRECT_URL": "/nope", "REDIRECT_QUERY_STRING": "a=1"},
+			absent: []string{"REDIRECT_BAD NAME", "REDIRECT_NUL"},
+		},
+		{
 			name: "script directory, no path info, no body",
 			req: func() *Request {
 				return &Request{Method: "GET", RequestURI: "/cgi-bin/", Proto: "HTTP/1.1", ScriptName: "/cgi-bin/index.cgi",

@@ -106,7 +106,7 @@ func (c *conn) logRequest() {
 		RemoteAddr:  c.remoteAddr(),
 		LocalAddr:   c.localAddr(),
 		Method:      r.Method,
-		Path:        c.pathBuf,
+		Path:        c.loggedPath(),
 		Query:       r.rawQuery,
 		Proto:       r.Proto,
 		RequestLine: r.Line,
@@ -152,4 +152,14 @@ func firstLine(b []byte) []byte {
 		b = b[:maxRequestLine]
 	}
 	return b
+}
+
+// loggedPath is the clean path %U logs: the request's own, not that of an
+// internal redirect, error page or fallback that answered it (Apache's %U
+// looks at the original request too).
+func (c *conn) loggedPath() []byte {
+	if c.origPath != nil {
+		return c.origPath
+	}
+	return c.pathBuf
 }

@@ -61,6 +61,19 @@ type Config struct {
 	// ListingMaxEntries bounds the entries a listing shows; the rest are
 	// counted but not shown. Default 10000.
 	ListingMaxEntries int `toml:"listing_max_entries"`
+	// ErrorPages maps an error status (400 to 599) to what answers it, as
+	// Apache's ErrorDocument: a local URL path ("/errors/404.html") is
+	// served in the built-in page's place with the error's status; an
+	// http:// or https:// URL is a 302 redirect to it; "default" is the
+	// built-in page; any other text is sent as the page's HTML. Default
+	// none.
+	ErrorPages map[string]string `toml:"error_pages"`
+	// Fallback maps a URL prefix to a local URL path that answers the
+	// requests under it that name no file, and folders with no index file,
+	// as Apache's FallbackResource: a front controller ("/index.php") keeps
+	// the request's method, body and REQUEST_URI. The longest prefix wins.
+	// Default none.
+	Fallback map[string]string `toml:"fallback"`
 	// MaxClients bounds the requests being served at once, from a complete
 	// request head to the end of its response. More requests wait in a FIFO
 	// queue. Default 256.
@@ -148,6 +161,10 @@ type VHost struct {
 	Listing      *bool      `toml:"listing"`
 	ServerAdmin  *string    `toml:"server_admin"`
 	MaxBodyBytes *conf.Size `toml:"max_body_bytes"`
+	// ErrorPages and Fallback, when set, replace the top-level tables
+	// whole.
+	ErrorPages *map[string]string `toml:"error_pages"`
+	Fallback   *map[string]string `toml:"fallback"`
 }
 
 // DefaultConfig returns the built-in configuration: what pwebs uses with no
@@ -809,7 +826,8 @@ func displayKey(key string) string {
 	parts := strings.Split(key, ".")
 	var b strings.Builder
 	for i, part := range parts {
-		if _, err := strconv.Atoi(part); err == nil && i > 0 {
+		if _, err := strconv.Atoi(part); err == nil && i > 0 && parts[i-1] != "error_pages" {
+			// A list index; error_pages is a table keyed by numbers.
 			b.WriteString("[" + part + "]")
 			continue
 		}
@@ -877,6 +895,8 @@ func (c *Config) validate(p *problems) {
 	c.DocumentRoot = c.abs(c.DocumentRoot)
 	checkDir(p, "document_root", c.DocumentRoot)
 	checkIndex(p, "index", c.Index)
+	checkErrorPages(p, "error_pages", c.ErrorPages)
+	checkFallback(p, "fallback", c.Fallback)
 	if c.MimeTypes != "" {
 		c.MimeTypes = c.abs(c.MimeTypes)
 		data, err := os.ReadFile(c.MimeTypes)
@@ -1005,6 +1025,12 @@ func (c *Config) validate(p *problems) {
 		}
 		if v.MaxBodyBytes != nil && *v.MaxBodyBytes < 0 {
 			p.add(key+".max_body_bytes", "must not be negative")
+		}
+		if v.ErrorPages != nil {
+			checkErrorPages(p, key+".error_pages", *v.ErrorPages)
+		}
+		if v.Fallback != nil {
+			checkFallback(p, key+".fallback", *v.Fallback)
 		}
 	}
 	// A log inside a document root would be served to anyone.

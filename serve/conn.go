@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pwebs/pwebs/cgi"
 	"github.com/pwebs/pwebs/logging"
 	"golang.org/x/sys/unix"
 )
@@ -109,6 +110,16 @@ type conn struct {
 	slot       *slotQueue    // the max_clients queue the current request's slot came from
 	site       *site         // the site answering the current request
 	redirects  int           // internal redirects of the current request
+	// errDoc is set while an error page is served; redirectVars and
+	// redirectStatus are the REDIRECT_* variables scripts and SSI pages
+	// see after an internal redirect; origPath is the request's own clean
+	// path once a redirect or a fallback replaced it; fellBack is set once
+	// a fallback was taken.
+	errDoc         errDoc
+	redirectVars   []cgi.Field
+	redirectStatus int
+	origPath       []byte
+	fellBack       bool
 
 	// The request head being read (see readRequest).
 	scan     int  // where headEnd goes on

@@ -21,7 +21,7 @@ func (c *conn) serveRequest() {
 	c.resp = response{}
 	c.respHead = c.respHead[:0]
 	c.site = nil
-	c.redirects = 0
+	c.resetRedirects()
 	c.cgiStatus = 0
 	c.queued = 0
 	c.pathBuf = c.pathBuf[:0]
@@ -139,6 +139,16 @@ func (c *conn) acquireSlot() bool {
 	return ok
 }
 
+// resetRedirects forgets the internal redirects, error page and fallback
+// of the previous request.
+func (c *conn) resetRedirects() {
+	c.redirects = 0
+	c.errDoc = errDoc{}
+	c.redirectVars, c.redirectStatus = nil, 0
+	c.origPath = nil
+	c.fellBack = false
+}
+
 // releaseSlot frees the slot taken, in the queue it was taken from (a
 // reload that changed max_clients makes a new one).
 func (c *conn) releaseSlot() { c.slot.release() }
@@ -149,6 +159,7 @@ func (c *conn) answerMalformed(status int) {
 	c.respHead = c.respHead[:0]
 	c.pathBuf = c.pathBuf[:0]
 	c.site = nil
+	c.resetRedirects()
 	c.closeAfter = true
 	c.bodyReader = body{done: true} // whatever follows is not read
 	if c.nreq == 0 && c.rend == 0 {
@@ -232,7 +243,7 @@ func (c *conn) serveFile(s *site, p []byte) {
 		}
 		// A folder without an index file: its listing may be cached (the
 		// entry is dropped when a file, an index among them, appears).
-		if s.listing && p[len(p)-1] == '/' {
+		if s.listing && len(s.fallbacks) == 0 && p[len(p)-1] == '/' {
 			col, desc := sortParams(c.req.rawQuery)
 			if e, ok := ch.Get(c.cacheKey(s, p, listingVariant(col, desc, wantsJSON(c.req.accept)))); ok {
 				c.serveEntry(e)

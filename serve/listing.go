@@ -105,8 +105,8 @@ func qValue(params []byte) float64 {
 	return 1
 }
 
-// serveDir answers a folder: its first index file, else a listing, else
-// 403.
+// serveDir answers a folder: its first index file, else the site's
+// fallback, else a listing, else 403.
 func (c *conn) serveDir(s *site, p []byte, dir *os.File, tok cache.Token) {
 	rel := relPath(p)
 	var absent []string
@@ -138,6 +138,11 @@ func (c *conn) serveDir(s *site, p []byte, dir *os.File, tok cache.Token) {
 			return
 		}
 		c.serveRegular(s, p, filepath.Join(s.dir, filepath.FromSlash(joinRel(rel, name))), f, fi, tok, absent)
+		return
+	}
+	if c.fallBack(s, p) {
+		// A fallback takes folders with no index, before any listing, as
+		// Apache's FallbackResource does.
 		return
 	}
 	if !s.listing {

@@ -112,11 +112,18 @@ func (c *conn) appendStatus(status int) {
 	if status < 100 || status > 599 {
 		status = 500
 	}
+	ed := c.errDoc.status != 0 && status == 200
+	if ed {
+		status = c.errDoc.status // an error page answers with its error
+	}
 	c.resp.status = status
 	c.resp.headerSent = true
 	c.headStart = len(c.wbuf)
 	c.wbuf = append(c.wbuf, statusLines[status]...)
 	c.wbuf = append(c.wbuf, c.srv.date.get(now)...)
+	if ed && c.errDoc.name != "" {
+		c.appendHeader(c.errDoc.name, c.errDoc.value)
+	}
 }
 
 // appendHeader adds one header line.
@@ -160,7 +167,8 @@ func (c *conn) writeError(status int) {
 }
 
 // writeErrorWith answers with an error page and one extra header field
-// (Allow, Retry-After, Content-Range...), if name is not empty.
+// (Allow, Retry-After, Content-Range...), if name is not empty: the site's
+// own page for status (error_pages) when it has one, else the built-in.
 func (c *conn) writeErrorWith(status int, name, value string) {
 	if c.resp.headerSent {
 		// Too late for a clean error: end the connection instead.
@@ -174,9 +182,21 @@ func (c *conn) writeErrorWith(status int, name, value string) {
 	case 400, 408, 413, 414, 431, 501, 505:
 		c.closeAfter = true
 	}
-	body := errorPages[status]
+	switch {
+	case c.errDoc.status != 0:
+		c.errorPageFailed(status)
+		return
+	case c.site != nil && c.site.errorPages != nil && c.serveErrorPage(status, name, value):
+		return
+	}
+	c.writeErrorBody(status, name, value, "text/html; charset=utf-8", errorPages[status])
+}
+
+// writeErrorBody answers status with body, of type typ, and one extra
+// header field if name is not empty.
+func (c *conn) writeErrorBody(status int, name, value, typ string, body []byte) {
 	c.appendStatus(status)
-	c.wbuf = append(c.wbuf, "Content-Type: text/html; charset=utf-8\r\n"...)
+	c.appendHeader("Content-Type", typ)
 	c.appendContentLength(int64(len(body)))
 	if name != "" {
 		c.appendHeader(name, value)

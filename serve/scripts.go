@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -109,10 +110,12 @@ func (c *conn) scriptAt(s *site, p, info []byte) (*script, bool) {
 }
 
 // servePathInfo answers a path that names no file: the first file along
-// it may be a script that takes the rest as PATH_INFO. Anything else is
-// the original error (404).
+// it may be a script that takes the rest as PATH_INFO. When there is no
+// file along it, the site's fallback answers if it has one. Anything else
+// is the original error (404).
 func (c *conn) servePathInfo(s *site, p []byte, openErr error, tok cache.Token) {
-	if file, info, fi, ok := splitPathInfo(s.fs(), p); ok {
+	file, info, fi, ok := splitPathInfo(s.fs(), p)
+	if ok {
 		if sc, ok := c.scriptAt(s, file, info); ok {
 			c.runScript(s, sc)
 			return
@@ -127,6 +130,9 @@ func (c *conn) servePathInfo(s *site, p []byte, openErr error, tok cache.Token) 
 				return
 			}
 		}
+	} else if c.fallBack(s, p) {
+		// Nothing along the path exists: a front controller answers.
+		return
 	}
 	c.fileError(s, p, openErr)
 }
@@ -181,7 +187,7 @@ func (c *conn) runScript(s *site, sc *script) {
 
 	switch {
 	case err == nil && res.LocalRedirect != "":
-		c.internalRedirect(res.LocalRedirect)
+		c.internalRedirect(req, res.LocalRedirect)
 		return
 	case err == nil:
 		w.finish()
@@ -272,6 +278,8 @@ func (c *conn) cgiRequest(s *site, sc *script) *cgi.Request {
 		ServerSoftware: "pwebs/" + Version,
 		MaxBodyBytes:   s.maxBodyBytes,
 		Client:         c.remoteAddr(),
+		Redirect:       c.redirectVars,
+		RedirectStatus: c.redirectStatus,
 	}
 	if sc.prefix != "" {
 		req.ContextPrefix, req.ContextDocumentRoot = sc.prefix, sc.prefixDir
@@ -295,22 +303,35 @@ func (c *conn) cgiRequest(s *site, sc *script) *cgi.Request {
 }
 
 // internalRedirect serves a script's local Location as a GET of that path
-// (a HEAD stays a HEAD: its response has no body).
-func (c *conn) internalRedirect(loc string) {
+// (a HEAD stays a HEAD: its response has no body). The target sees the
+// script's variables renamed REDIRECT_*, REDIRECT_URL and
+// REDIRECT_STATUS=200, as Apache passes them.
+func (c *conn) internalRedirect(req *cgi.Request, loc string) {
 	if c.redirects+1 >= maxRedirects {
 		c.srv.log.Error(fmt.Sprintf("request exceeded the limit of %d internal redirects", maxRedirects), "client", c.remoteAddr(), logging.RefererKey, c.referer())
 		c.writeError(500)
 		return
 	}
-	r := &c.req
-	path, query := loc, ""
-	hasQuery := false
-	for i := 0; i < len(loc); i++ {
-		if loc[i] == '?' {
-			path, query, hasQuery = loc[:i], loc[i+1:], true
-			break
+	env := cgi.Env(req, &c.st.cfg.CGI)
+	vars := make([]cgi.Field, 0, len(env)+1)
+	vars = append(vars, cgi.Field{Name: "REDIRECT_URL", Value: string(c.pathBuf)})
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		if k != "REDIRECT_STATUS" && k != "REDIRECT_URL" {
+			vars = append(vars, cgi.Field{Name: "REDIRECT_" + k, Value: v})
 		}
 	}
+	c.redirectVars, c.redirectStatus = vars, 200
+	c.keepOrigPath()
+	c.resp.origStatus = 200
+	path, query, hasQuery := strings.Cut(loc, "?")
+	c.redirectTo(path, query, hasQuery)
+}
+
+// redirectTo dispatches the request again as a GET (a HEAD stays a HEAD)
+// of path and query, without its body, its conditions or its range.
+func (c *conn) redirectTo(path, query string, hasQuery bool) {
+	r := &c.req
 	if r.method != mHEAD {
 		r.Method = methodGET
 		r.method = mGET
@@ -319,7 +340,6 @@ func (c *conn) internalRedirect(loc string) {
 	r.rawQuery, r.hasQuery = []byte(query), hasQuery
 	r.conditional = false
 	r.rangeSpec, r.ifMatch, r.ifNoneMatch, r.ifModifiedSince, r.ifUnmodifiedSince, r.ifRange = nil, nil, nil, nil, nil, nil
-	c.resp.origStatus = 200
 	c.redirects++
 	c.dispatch()
 }

@@ -351,7 +351,7 @@ func (r *ssiRun) loadVars() {
 	base := r.baseRequest()
 	for _, kv := range cgi.Env(base, &r.st.cfg.CGI) {
 		k, v, _ := strings.Cut(kv, "=")
-		if k != "REDIRECT_STATUS" { // php-cgi's, not the page's
+		if k != "REDIRECT_STATUS" || base.RedirectStatus != 0 { // php-cgi's, not the page's, unless the page answers a redirect
 			add(k, v)
 		}
 	}

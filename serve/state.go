@@ -55,7 +55,9 @@ type site struct {
 	defaultType  string
 	serverAdmin  string
 	maxBodyBytes int64
-	stats        *Stats // the server's counters; nil in tests of the resolver alone
+	errorPages   map[int]*customPage // by status; nil when none is set
+	fallbacks    []fallback          // longest prefix first
+	stats        *Stats              // the server's counters; nil in tests of the resolver alone
 }
 
 // alias is a URL prefix served from a folder of its own, every file of
@@ -118,6 +120,12 @@ func newState(cfg *Config, log *slog.Logger, stats *Stats, cgiHandler *cgi.Handl
 		if v.MaxBodyBytes != nil {
 			s.maxBodyBytes = int64(*v.MaxBodyBytes)
 		}
+		if v.ErrorPages != nil {
+			s.errorPages = customPages(*v.ErrorPages)
+		}
+		if v.Fallback != nil {
+			s.fallbacks = fallbacks(*v.Fallback)
+		}
 		st.sites = append(st.sites, s)
 		for _, n := range v.Names {
 			st.byHost[strings.ToLower(n)] = s
@@ -169,6 +177,8 @@ func newSite(id byte, name, dir string, cfg *Config, stats *Stats) (*site, error
 		defaultType:  cfg.DefaultType,
 		serverAdmin:  cfg.ServerAdmin,
 		maxBodyBytes: int64(cfg.MaxBodyBytes),
+		errorPages:   customPages(cfg.ErrorPages),
+		fallbacks:    fallbacks(cfg.Fallback),
 		stats:        stats,
 	}
 	s.root.Store(root)
