@@ -395,7 +395,8 @@ func (c *conn) fileError(s *site, p []byte, err error) {
 }
 
 // statusOf maps a file system error to a status: missing files 404,
-// refused ones 403, exhausted descriptors 503, anything else 500.
+// refused ones 403, exhausted descriptors and leased files 503, anything
+// else 500.
 func statusOf(err error) int {
 	switch {
 	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.ENAMETOOLONG),
@@ -403,7 +404,10 @@ func statusOf(err error) int {
 		return 404
 	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EACCES):
 		return 403
-	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE), errors.Is(err, errRootMissing):
+	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE), errors.Is(err, errRootMissing),
+		errors.Is(err, syscall.EAGAIN):
+		// EAGAIN: another process holds a lease on the file; it is
+		// released within fs.lease-break-time.
 		return 503
 	}
 	// os.Root reports a path that escapes it (a symlink leading out) with

@@ -205,13 +205,7 @@ func (w *ssiWriter) finish(err error) {
 // own path for its index page, whose absent lists the index names tried
 // before it).
 func (c *conn) serveSSI(s *site, key, p []byte, file string, f io.Reader, fi fs.FileInfo, pathInfo []byte, tok cache.Token, absent []string) {
-	switch c.req.method {
-	case mGET, mHEAD:
-	case mOPTIONS:
-		c.answerOptions("GET, HEAD, OPTIONS")
-		return
-	default:
-		c.writeErrorWith(405, "Allow", "GET, HEAD, OPTIONS")
+	if !c.staticMethod() {
 		return
 	}
 	page, err := c.st.page(file, f, fi)

@@ -87,6 +87,16 @@ func TestSSIPage(t *testing.T) {
 	// An include that did not exist and then appears.
 	must(t, os.WriteFile(filepath.Join(ts.root, "parts", "header.html"), []byte("H2\n"), 0o644))
 	ts.waitBody("/page.shtml", "<h1>/page.shtml</h1>\nH2\n\nNEW FOOTER\n\nsize= 11 \n", 200)
+	// Methods, as for a file: 405 for known ones, 501 for unknown ones.
+	for _, mc := range []struct {
+		method string
+		status int
+	}{{"POST", 405}, {"DELETE", 405}, {"BREW", 501}, {"OPTIONS", 200}} {
+		resp, _ := ts.do(mc.method, "/page.shtml", nil)
+		if resp.StatusCode != mc.status || resp.Header.Get("Allow") != "GET, HEAD, OPTIONS" {
+			t.Errorf("%s: %d Allow %q, want %d", mc.method, resp.StatusCode, resp.Header.Get("Allow"), mc.status)
+		}
+	}
 }
 
 func TestSSIUncacheable(t *testing.T) {

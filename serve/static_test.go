@@ -643,8 +643,8 @@ func TestLeasedFile(t *testing.T) {
 	rc := ts.dial()
 	rc.nc.SetDeadline(time.Now().Add(3 * time.Second))
 	rc.send("GET /leased.txt HTTP/1.1\r\nHost: x\r\n\r\n")
-	if resp, _ := rc.read("GET"); resp.StatusCode == 200 {
-		t.Errorf("a leased file: 200, want an error while the lease holds")
+	if resp, _ := rc.read("GET"); resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("a leased file: %d Retry-After %q, want 503 with Retry-After while the lease holds", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 	unix.FcntlInt(f.Fd(), unix.F_SETLEASE, unix.F_UNLCK)
 	if resp, body := ts.get("/leased.txt"); resp.StatusCode != 200 || body != "leased" {
