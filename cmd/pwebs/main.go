@@ -11,7 +11,8 @@
 // and exits. -listen and -root override the configuration, so that
 // "pwebs -root . -listen 127.0.0.1:8000" serves a folder with no config.
 //
-// Signals: SIGINT and SIGTERM stop gracefully; SIGHUP reads the
+// Signals: SIGINT and SIGTERM stop gracefully, waiting for requests in
+// flight up to shutdown_timeout, and a second one stops at once; SIGHUP reads the
 // configuration again; SIGUSR1 reopens the log files.
 package main
 
@@ -301,7 +302,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 			default:
 				log.Log(context.Background(), logging.LevelNotice, "shutting down on "+sig.String())
 				ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout.Duration)
+				stopped := make(chan struct{})
+				go func() {
+					// A second SIGINT or SIGTERM stops at once, cutting
+					// off what still runs; others are ignored now.
+					for {
+						select {
+						case sig := <-sigs:
+							if sig == syscall.SIGINT || sig == syscall.SIGTERM {
+								log.Log(context.Background(), logging.LevelNotice, "stopping at once on a second "+sig.String())
+								cancel()
+								return
+							}
+						case <-stopped:
+							return
+						}
+					}
+				}()
 				err := srv.Shutdown(ctx)
+				close(stopped)
 				cancel()
 				<-served
 				if err != nil {

@@ -318,6 +318,50 @@ func TestSignals(t *testing.T) {
 	}
 }
 
+// TestSecondSignal: SIGTERM waits for a request in flight, and a second
+// SIGTERM stops at once, long before shutdown_timeout.
+func TestSecondSignal(t *testing.T) {
+	dir := t.TempDir()
+	must(t, os.MkdirAll(filepath.Join(dir, "htdocs"), 0o755))
+	must(t, os.MkdirAll(filepath.Join(dir, "cgi-bin"), 0o755))
+	must(t, os.WriteFile(filepath.Join(dir, "cgi-bin", "slow.sh"), []byte("#!/bin/sh\nsleep 20\nprintf 'Content-Type: text/plain\\n\\nlate'\n"), 0o755))
+	addr := freePort(t)
+	conf := fmt.Sprintf("%slisten = [%q]\ndocument_root = \"htdocs\"\nshutdown_timeout = \"30s\"\n[log]\naccess = \"\"\nerror = \"-\"\n[cgi]\ndirs = { \"/cgi-bin/\" = \"cgi-bin\" }\ntimeout = \"60s\"\n", serveAs(t, dir), addr)
+	must(t, os.WriteFile(filepath.Join(dir, "pwebs.conf"), []byte(conf), 0o644))
+	cmd, stderr := startProcess(t, dir, addr, "-c", "pwebs.conf")
+	// A client that waits for the script for as long as it takes.
+	nc, err := net.Dial("tcp", addr)
+	must(t, err)
+	defer nc.Close()
+	_, err = nc.Write([]byte("GET /cgi-bin/slow.sh HTTP/1.1\r\nHost: x\r\n\r\n"))
+	must(t, err)
+	time.Sleep(300 * time.Millisecond) // the script is running
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+		t.Fatalf("pwebs exited at once on the first SIGTERM, with a request in flight: %s", stderr.String())
+	case <-time.After(3 * time.Second):
+	}
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("exit after the second SIGTERM: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("pwebs did not stop on a second SIGTERM: %s", stderr.String())
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the second SIGTERM took %v to stop pwebs", d)
+	}
+	if !strings.Contains(stderr.String(), "stopping at once") {
+		t.Errorf("the error log does not say why: %s", stderr.String())
+	}
+}
+
 func waitBody(t *testing.T, url, want string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
