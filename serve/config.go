@@ -74,6 +74,12 @@ type Config struct {
 	// the request's method, body and REQUEST_URI. The longest prefix wins.
 	// Default none.
 	Fallback map[string]string `toml:"fallback"`
+	// Redirects lists redirects, as Apache's Redirect: a request for From,
+	// or for a path below it, is answered Status (default 302) with a
+	// Location of To followed by the rest of the path and the query
+	// string. To is an http:// or https:// URL or a local URL path;
+	// status 410 takes no To. Default none.
+	Redirects []Redirect `toml:"redirects"`
 	// MaxClients bounds the requests being served at once, from a complete
 	// request head to the end of its response. More requests wait in a FIFO
 	// queue. Default 256.
@@ -161,10 +167,18 @@ type VHost struct {
 	Listing      *bool      `toml:"listing"`
 	ServerAdmin  *string    `toml:"server_admin"`
 	MaxBodyBytes *conf.Size `toml:"max_body_bytes"`
-	// ErrorPages and Fallback, when set, replace the top-level tables
-	// whole.
+	// ErrorPages, Fallback and Redirects, when set, replace the
+	// top-level ones whole.
 	ErrorPages *map[string]string `toml:"error_pages"`
 	Fallback   *map[string]string `toml:"fallback"`
+	Redirects  *[]Redirect        `toml:"redirects"`
+}
+
+// Redirect is one entry of redirects.
+type Redirect struct {
+	From   string `toml:"from"`
+	To     string `toml:"to"`
+	Status int    `toml:"status"`
 }
 
 // DefaultConfig returns the built-in configuration: what pwebs uses with no
@@ -897,6 +911,7 @@ func (c *Config) validate(p *problems) {
 	checkIndex(p, "index", c.Index)
 	checkErrorPages(p, "error_pages", c.ErrorPages)
 	checkFallback(p, "fallback", c.Fallback)
+	checkRedirects(p, "redirects", c.Redirects)
 	if c.MimeTypes != "" {
 		c.MimeTypes = c.abs(c.MimeTypes)
 		data, err := os.ReadFile(c.MimeTypes)
@@ -1031,6 +1046,9 @@ func (c *Config) validate(p *problems) {
 		}
 		if v.Fallback != nil {
 			checkFallback(p, key+".fallback", *v.Fallback)
+		}
+		if v.Redirects != nil {
+			checkRedirects(p, key+".redirects", *v.Redirects)
 		}
 	}
 	// A log inside a document root would be served to anyone.

@@ -209,3 +209,61 @@ func TestFallback(t *testing.T) {
 		t.Errorf("%%U is not the path asked for:\n%s", lines)
 	}
 }
+
+const redirectsConf = `redirects = [
+  { from = "/old", to = "http://new.example/base", status = 301 },
+  { from = "/tmpmove", to = "/new.html" },
+  { from = "/see/", to = "https://x.example/other/", status = 303 },
+  { from = "/see/keep/", to = "/kept/", status = 307 },
+  { from = "/q", to = "/target?fixed=1", status = 308 },
+  { from = "/gonedir", status = 410 },
+]
+error_pages = { 410 = "<p>gone for good</p>" }
+[[vhost]]
+names = ["other.example"]
+document_root = "htdocs"
+redirects = []
+`
+
+func TestRedirects(t *testing.T) {
+	ts := startServer(t, redirectsConf, map[string]string{"older": "older", "new.html": "new", "see": "see", ".dot": "dot"})
+	tests := []struct {
+		path, host string
+		status     int
+		location   string
+	}{
+		{"/old", "", 301, "http://new.example/base"},
+		{"/old/a%20b/c?q=1&r=2", "", 301, "http://new.example/base/a%20b/c?q=1&r=2"},
+		{"/old/.dot", "", 301, "http://new.example/base/.dot"},
+		{"/older", "", 200, ""},
+		{"/tmpmove?x", "pwebs.example:8080", 302, "http://pwebs.example:8080/new.html?x"},
+		{"/see/deep/x.html", "", 303, "https://x.example/other/deep/x.html"},
+		{"/see/keep/a", "h", 307, "http://h/kept/a"},
+		{"/see", "", 200, ""},
+		{"/q?x=2", "h", 308, "http://h/target?fixed=1"},
+		{"/gonedir/x", "", 410, ""},
+		{"/old", "other.example", 404, ""},
+	}
+	for _, tt := range tests {
+		var header []string
+		if tt.host != "" {
+			header = []string{"Host", tt.host}
+		}
+		resp, body := ts.get(tt.path, header...)
+		if resp.StatusCode != tt.status || resp.Header.Get("Location") != tt.location {
+			t.Errorf("%s (Host %q): %d Location %q; want %d %q", tt.path, tt.host, resp.StatusCode, resp.Header.Get("Location"), tt.status, tt.location)
+		}
+		if tt.status == 410 && !strings.Contains(body, "gone for good") {
+			t.Errorf("410 does not use the error page: %q", body)
+		}
+	}
+	// HEAD: no body, and the connection goes on.
+	rc := ts.dial()
+	rc.send("HEAD /old HTTP/1.1\r\nHost: x\r\n\r\nGET /new.html HTTP/1.1\r\nHost: x\r\n\r\n")
+	if resp, body := rc.read("HEAD"); resp.StatusCode != 301 || body != "" {
+		t.Errorf("HEAD of a redirect: %d %q", resp.StatusCode, body)
+	}
+	if _, body := rc.read("GET"); body != "new" {
+		t.Errorf("after the HEAD: %q", body)
+	}
+}

@@ -212,6 +212,13 @@ func (c *conn) dispatch() {
 	}
 	s := c.st.siteFor(host)
 	c.site = s
+	if len(s.redirects) > 0 && c.redirects == 0 && !c.fellBack {
+		// Only the path the client asked for is redirected.
+		if rd, rest := s.redirectFor(clean); rd != nil {
+			c.answerRedirect(rd, rest)
+			return
+		}
+	}
 	if hiddenPath(clean) {
 		c.writeError(403)
 		return

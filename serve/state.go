@@ -57,6 +57,7 @@ type site struct {
 	maxBodyBytes int64
 	errorPages   map[int]*customPage // by status; nil when none is set
 	fallbacks    []fallback          // longest prefix first
+	redirects    []Redirect          // longest From first
 	stats        *Stats              // the server's counters; nil in tests of the resolver alone
 }
 
@@ -126,6 +127,9 @@ func newState(cfg *Config, log *slog.Logger, stats *Stats, cgiHandler *cgi.Handl
 		if v.Fallback != nil {
 			s.fallbacks = fallbacks(*v.Fallback)
 		}
+		if v.Redirects != nil {
+			s.redirects = redirectRules(*v.Redirects)
+		}
 		st.sites = append(st.sites, s)
 		for _, n := range v.Names {
 			st.byHost[strings.ToLower(n)] = s
@@ -179,6 +183,7 @@ func newSite(id byte, name, dir string, cfg *Config, stats *Stats) (*site, error
 		maxBodyBytes: int64(cfg.MaxBodyBytes),
 		errorPages:   customPages(cfg.ErrorPages),
 		fallbacks:    fallbacks(cfg.Fallback),
+		redirects:    redirectRules(cfg.Redirects),
 		stats:        stats,
 	}
 	s.root.Store(root)
