@@ -11,27 +11,64 @@ package conf
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
 )
 
 // Duration is a time.Duration written in pwebs.conf as a Go duration string
-// ("10s", "1m30s", "250ms"). A bare integer is refused, because "timeout = 5"
-// would otherwise silently mean five nanoseconds.
+// ("10s", "1m30s", "250ms"), which may also count days and weeks ("30d",
+// "1w", "1d12h"). A bare integer is refused, because "timeout = 5" would
+// otherwise silently mean five nanoseconds.
 type Duration struct{ time.Duration }
 
 // D returns d as a time.Duration.
 func D(d time.Duration) Duration { return Duration{d} }
 
-// UnmarshalText parses a Go duration string.
+// UnmarshalText parses a duration string.
 func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(strings.TrimSpace(string(b)))
+	v, err := parseDuration(strings.TrimSpace(string(b)))
 	if err != nil {
-		return fmt.Errorf("invalid duration %q (want a value such as \"10s\" or \"1m30s\")", b)
+		return fmt.Errorf("invalid duration %q (want a value such as \"10s\", \"1m30s\" or \"30d\")", b)
 	}
 	d.Duration = v
 	return nil
+}
+
+// parseDuration is time.ParseDuration with two more units: d (24h) and w
+// (7d), as leading components ("1w2d3h").
+func parseDuration(s string) (time.Duration, error) {
+	var days time.Duration
+	for {
+		i := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		if i == 0 || i == len(s) || (s[i] != 'd' && s[i] != 'w') {
+			break
+		}
+		unit := 24 * time.Hour
+		if s[i] == 'w' {
+			unit *= 7
+		}
+		n, err := strconv.ParseInt(s[:i], 10, 64)
+		if err != nil || n > int64(math.MaxInt64/unit) || days > math.MaxInt64-time.Duration(n)*unit {
+			return 0, errors.New("duration out of range")
+		}
+		days += time.Duration(n) * unit
+		if s = s[i+1:]; s == "" {
+			return days, nil
+		}
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, err
+	}
+	if days > 0 && (v < 0 || v > math.MaxInt64-days) {
+		return 0, errors.New("duration out of range")
+	}
+	return days + v, nil
 }
 
 // MarshalText writes d as a Go duration string.

@@ -391,7 +391,7 @@ func TestCachedSendfileFallback(t *testing.T) {
 		f, err := os.Open(path)
 		must(t, err)
 		defer f.Close()
-		e := ts.srv.state.Load().newEntry("text/plain", text, time.Now(), `"x"`, "", nil)
+		e := ts.srv.state.Load().newEntry("text/plain", text, time.Now(), `"x"`, "", "", nil)
 		e.Gzip = nil
 		ts.srv.keepOpen(e, f)
 		if e.Extra.(*heads).frc == nil {
@@ -423,7 +423,7 @@ func TestCachedSendfileFallback(t *testing.T) {
 			f, err := os.OpenFile(path, os.O_WRONLY, 0)
 			must(t, err)
 			e.OnDrop()
-			e = ts.srv.state.Load().newEntry("text/plain", text, time.Now(), `"x"`, "", nil)
+			e = ts.srv.state.Load().newEntry("text/plain", text, time.Now(), `"x"`, "", "", nil)
 			ts.srv.keepOpen(e, f)
 			f.Close()
 		}
@@ -450,7 +450,7 @@ func TestCachedSendfileFallback(t *testing.T) {
 	f, err := os.Open(path)
 	must(t, err)
 	defer f.Close()
-	e2 := ts.srv.state.Load().newEntry("text/plain", text, time.Now(), `"x"`, "", nil)
+	e2 := ts.srv.state.Load().newEntry("text/plain", text, time.Now(), `"x"`, "", "", nil)
 	ts.srv.keepOpen(e2, f)
 	if e2.Extra.(*heads).frc != nil || e2.OnDrop != nil {
 		t.Errorf("an entry past the budget kept its file")
@@ -478,7 +478,7 @@ func TestCachedSendfileClosedMidway(t *testing.T) {
 		must(t, err)
 		fi, err := f.Stat()
 		must(t, err)
-		e := ts.srv.state.Load().newEntry("application/octet-stream", text, fi.ModTime(), `"x"`, "",
+		e := ts.srv.state.Load().newEntry("application/octet-stream", text, fi.ModTime(), `"x"`, "", "",
 			[]cache.Dep{cache.DepOf(path, fi)})
 		ts.srv.keepOpen(e, f)
 		f.Close()

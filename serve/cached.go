@@ -23,6 +23,8 @@ type heads struct {
 	gzip     []byte // for the gzip variant; nil when there is none
 	gzipETag string
 	vary     string // an extra Vary value (a listing varies on Accept)
+	// cacheControl is the entry's Cache-Control (expires), "" for none.
+	cacheControl string
 
 	// modSec is the Unix second of the Last-Modified in ident and gzip
 	// (math.MinInt64 when there is none). A request that arrived before
@@ -83,23 +85,23 @@ func (s *Server) keepOpen(e *cache.Entry, f *os.File) {
 
 // newEntry builds a cache entry for body, with its gzip variant when the
 // configuration asks for one and it is worth it, and its response heads.
-func (st *state) newEntry(typ string, body []byte, modTime time.Time, etag, vary string, deps []cache.Dep) *cache.Entry {
+func (st *state) newEntry(typ string, body []byte, modTime time.Time, etag, vary, cacheControl string, deps []cache.Dep) *cache.Entry {
 	e := &cache.Entry{Body: body, Type: typ, ModTime: modTime, ETag: etag, Deps: deps}
 	if st.cfg.Cache.Compress && cache.Compressible(typ) {
 		e.Gzip = cache.GzipOf(body)
 	}
-	h := &heads{vary: vary, modSec: math.MinInt64}
+	h := &heads{vary: vary, cacheControl: cacheControl, modSec: math.MinInt64}
 	if !modTime.IsZero() {
 		h.modSec = modTime.Unix()
 	}
-	ct := content{typ: typ, size: int64(len(body)), modTime: modTime, etag: etag, gzip: e.Gzip, vary: vary}
+	ct := content{typ: typ, size: int64(len(body)), modTime: modTime, etag: etag, gzip: e.Gzip, vary: vary, cacheControl: cacheControl}
 	h.ident = appendEntityHead(nil, &ct, int64(len(body)), etag, false)
 	if e.Gzip != nil {
 		h.gzipETag = gzipETag(etag)
 		h.gzip = appendEntityHead(nil, &ct, int64(len(e.Gzip)), h.gzipETag, true)
 	}
 	e.Extra = h
-	e.ExtraSize = len(h.ident) + len(h.gzip) + len(h.gzipETag) + len(vary) + 64
+	e.ExtraSize = len(h.ident) + len(h.gzip) + len(h.gzipETag) + len(vary) + len(cacheControl) + 64
 	return e
 }
 
@@ -174,9 +176,11 @@ func (c *conn) ownedKey() string { return string(c.keyBuf) }
 func (c *conn) serveEntry(e *cache.Entry) {
 	h := e.Extra.(*heads)
 	r := &c.req
-	if r.conditional || c.firstByte.Unix() < h.modSec {
+	if r.conditional || c.firstByte.Unix() < h.modSec || c.errDoc.status != 0 {
+		// (An error page carries no Cache-Control: its head is rendered
+		// here, without it.)
 		ct := content{typ: e.Type, size: int64(len(e.Body)), modTime: e.ModTime, etag: e.ETag,
-			body: e.Body, gzip: e.Gzip, gzipETag: h.gzipETag, vary: h.vary}
+			body: e.Body, gzip: e.Gzip, gzipETag: h.gzipETag, vary: h.vary, cacheControl: h.cacheControl}
 		c.serveContent(&ct)
 		return
 	}
@@ -259,7 +263,7 @@ func (c *conn) serveRegular(s *site, key []byte, file string, f *os.File, fi fs.
 			for _, a := range absent {
 				deps = append(deps, cache.DepOf(a, nil))
 			}
-			e := c.st.newEntry(typ, body, fi.ModTime(), etag, "", deps)
+			e := c.st.newEntry(typ, body, fi.ModTime(), etag, "", c.st.expires.lookup(typ), deps)
 			c.srv.keepOpen(e, f)
 			c.cacheKey(s, key, "")
 			added := ch.Add(c.ownedKey(), e, tok)
@@ -274,7 +278,7 @@ func (c *conn) serveRegular(s *site, key []byte, file string, f *os.File, fi fs.
 			return
 		}
 	}
-	ct := content{typ: typ, size: fi.Size(), modTime: fi.ModTime(), etag: etag, file: f}
+	ct := content{typ: typ, size: fi.Size(), modTime: fi.ModTime(), etag: etag, file: f, cacheControl: c.st.expires.lookup(typ)}
 	c.serveContent(&ct)
 }
 

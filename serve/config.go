@@ -80,6 +80,11 @@ type Config struct {
 	// string. To is an http:// or https:// URL or a local URL path;
 	// status 410 takes no To. Default none.
 	Redirects []Redirect `toml:"redirects"`
+	// Expires maps a media type ("text/css"), a type's family ("image/*")
+	// or "default" to how long browsers and caches may keep a static file
+	// or a cached SSI page of that type without asking again, as Apache's
+	// ExpiresByType: sent as Cache-Control: max-age. Default none.
+	Expires map[string]conf.Duration `toml:"expires"`
 	// MaxClients bounds the requests being served at once, from a complete
 	// request head to the end of its response. More requests wait in a FIFO
 	// queue. Default 256.
@@ -912,6 +917,7 @@ func (c *Config) validate(p *problems) {
 	checkErrorPages(p, "error_pages", c.ErrorPages)
 	checkFallback(p, "fallback", c.Fallback)
 	checkRedirects(p, "redirects", c.Redirects)
+	checkExpires(p, "expires", c.Expires)
 	if c.MimeTypes != "" {
 		c.MimeTypes = c.abs(c.MimeTypes)
 		data, err := os.ReadFile(c.MimeTypes)

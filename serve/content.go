@@ -35,7 +35,7 @@ type content struct {
 	gzipETag string
 	// vary is an extra Vary value (a listing varies on Accept).
 	vary string
-	// cacheControl, when set, is sent as Cache-Control.
+	// cacheControl, when set, is sent as Cache-Control (see expires).
 	cacheControl string
 }
 
@@ -122,9 +122,6 @@ func (c *conn) serveContent(ct *content) {
 		c.wbuf = append(c.wbuf, "Content-Encoding: gzip\r\n"...)
 	}
 	c.appendVary(ct)
-	if ct.cacheControl != "" {
-		c.appendHeader("Cache-Control", ct.cacheControl)
-	}
 	c.appendEndHead()
 	if r.method == mHEAD {
 		return
@@ -184,7 +181,9 @@ func (c *conn) lastModified(t time.Time) time.Time {
 	return t
 }
 
-// appendValidators adds Last-Modified and ETag.
+// appendValidators adds Last-Modified and ETag, and the Cache-Control of
+// ct (expires), which a 304 repeats (RFC 9110 15.4.5) and an error page
+// does not carry.
 func (c *conn) appendValidators(ct *content, etag string) {
 	if !ct.modTime.IsZero() {
 		c.wbuf = append(c.wbuf, "Last-Modified: "...)
@@ -195,6 +194,9 @@ func (c *conn) appendValidators(ct *content, etag string) {
 		c.wbuf = append(c.wbuf, "ETag: "...)
 		c.wbuf = append(c.wbuf, etag...)
 		c.wbuf = append(c.wbuf, "\r\n"...)
+	}
+	if ct.cacheControl != "" && c.errDoc.status == 0 {
+		c.appendHeader("Cache-Control", ct.cacheControl)
 	}
 }
 

@@ -267,3 +267,42 @@ func TestRedirects(t *testing.T) {
 		t.Errorf("after the HEAD: %q", body)
 	}
 }
+
+func TestExpires(t *testing.T) {
+	conf := `expires = { "text/css" = "7d", "IMAGE/*" = "30d", "default" = "1h" }
+error_pages = { 404 = "/errors/404.html" }
+`
+	big := strings.Repeat("b", 1<<20+1) // over the cache's max_file_size: served from the file
+	ts := startServer(t, conf, map[string]string{
+		"a.css": "a{}", "b.png": "png", "c.txt": "text", "big.bin": big, "dir/x": "x",
+		"page.shtml": `<!--#include virtual="c.txt" -->`, "errors/404.html": "not here",
+	})
+	tests := []struct {
+		name, path string
+		header     []string
+		status     int
+		want       string
+	}{
+		{"exact type", "/a.css", nil, 200, "max-age=604800"},
+		{"family", "/b.png", nil, 200, "max-age=2592000"},
+		{"default", "/c.txt", nil, 200, "max-age=3600"},
+		{"default, from the cache", "/c.txt", nil, 200, "max-age=3600"},
+		{"a 304 repeats it", "/c.txt", []string{"If-Modified-Since", "Fri, 01 Jan 2100 00:00:00 GMT"}, 304, "max-age=3600"},
+		{"a range", "/c.txt", []string{"Range", "bytes=0-1"}, 206, "max-age=3600"},
+		{"a file too big for the cache", "/big.bin", nil, 200, "max-age=3600"},
+		{"a cached SSI page", "/page.shtml", nil, 200, "max-age=3600"},
+		{"a listing: none", "/dir/", nil, 200, ""},
+		{"an error page: none", "/nope", nil, 404, ""},
+		{"an error page, again", "/nope", nil, 404, ""},
+	}
+	for _, tt := range tests {
+		resp, _ := ts.get(tt.path, tt.header...)
+		if got := resp.Header.Get("Cache-Control"); resp.StatusCode != tt.status || got != tt.want {
+			t.Errorf("%s: %d Cache-Control %q; want %d %q", tt.name, resp.StatusCode, got, tt.status, tt.want)
+		}
+	}
+	// The error page itself, asked for, has the default.
+	if resp, _ := ts.get("/errors/404.html"); resp.Header.Get("Cache-Control") != "max-age=3600" {
+		t.Errorf("the error page asked for: Cache-Control %q", resp.Header.Get("Cache-Control"))
+	}
+}

@@ -211,7 +211,7 @@ func (c *conn) serveDir(s *site, p []byte, dir *os.File, tok cache.Token) {
 				deps = append(deps, cache.DepOf(filepath.Join(abs, l.Entries[i].Name), sub))
 			}
 		}
-		e := c.st.newEntry(typ, body, time.Time{}, etag, "Accept", deps)
+		e := c.st.newEntry(typ, body, time.Time{}, etag, "Accept", "", deps)
 		c.cacheKey(s, p, variant)
 		ch.Add(c.ownedKey(), e, tok)
 		c.serveEntry(e)

@@ -249,7 +249,7 @@ func (c *conn) serveSSI(s *site, key, p []byte, file string, f io.Reader, fi fs.
 		h := fnv.New64a()
 		h.Write(body)
 		etag := "\"s" + strconv.FormatUint(h.Sum64(), 16) + "\""
-		e := c.st.newEntry(typ, bytes.Clone(body), run.lastMod, etag, "", run.deps)
+		e := c.st.newEntry(typ, bytes.Clone(body), run.lastMod, etag, "", c.st.expires.lookup(typ), run.deps)
 		c.cacheKey(s, key, "")
 		ch.Add(c.ownedKey(), e, tok)
 		c.serveEntry(e)

@@ -25,6 +25,9 @@ type state struct {
 	cfg    *Config
 	log    *slog.Logger
 	types  *Types
+	// expires gives the Cache-Control of static responses by type; nil
+	// when expires is not set.
+	expires *expiresTable
 	sites  []*site
 	byHost map[string]*site
 	def    *site
@@ -94,6 +97,7 @@ func newState(cfg *Config, log *slog.Logger, stats *Stats, cgiHandler *cgi.Handl
 		}
 		st.types = cfg.types
 	}
+	st.expires = newExpires(cfg.Expires)
 	def, err := newSite(0, cfg.ServerName, cfg.DocumentRoot, cfg, stats)
 	if err != nil {
 		return nil, err
