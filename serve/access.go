@@ -106,6 +106,7 @@ func (c *conn) logRequest() {
 		RemoteAddr:  c.remoteAddr(),
 		LocalAddr:   c.localAddr(),
 		Method:      r.Method,
+		User:        c.authUser,
 		Path:        c.loggedPath(),
 		Query:       r.rawQuery,
 		Proto:       r.Proto,

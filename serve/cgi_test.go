@@ -164,8 +164,18 @@ func startCGIServer(t *testing.T, extra string) *testServer {
 // startCGIServerTop is startCGIServer with top-level keys too.
 func startCGIServerTop(t *testing.T, top, extra string) *testServer {
 	t.Helper()
+	return startCGIServerFiles(t, top, extra, nil)
+}
+
+// startCGIServerFiles is startCGIServerTop with more files, written before
+// the config is loaded (names relative to the config's folder).
+func startCGIServerFiles(t *testing.T, top, extra string, more map[string]string) *testServer {
+	t.Helper()
 	files := map[string]string{"htdocs/digits.txt": "0123456789"}
 	for k, v := range scripts {
+		files[k] = v
+	}
+	for k, v := range more {
 		files[k] = v
 	}
 	ts := startServerWith(t, top+cgiConf(extra), files)

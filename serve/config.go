@@ -85,6 +85,9 @@ type Config struct {
 	// or a cached SSI page of that type without asking again, as Apache's
 	// ExpiresByType: sent as Cache-Control: max-age. Default none.
 	Expires map[string]conf.Duration `toml:"expires"`
+	// Auth lists the URL paths that need a user and password (HTTP Basic
+	// authentication against an Apache htpasswd file). Default none.
+	Auth []Auth `toml:"auth"`
 	// MaxClients bounds the requests being served at once, from a complete
 	// request head to the end of its response. More requests wait in a FIFO
 	// queue. Default 256.
@@ -172,11 +175,12 @@ type VHost struct {
 	Listing      *bool      `toml:"listing"`
 	ServerAdmin  *string    `toml:"server_admin"`
 	MaxBodyBytes *conf.Size `toml:"max_body_bytes"`
-	// ErrorPages, Fallback and Redirects, when set, replace the
+	// ErrorPages, Fallback, Redirects and Auth, when set, replace the
 	// top-level ones whole.
 	ErrorPages *map[string]string `toml:"error_pages"`
 	Fallback   *map[string]string `toml:"fallback"`
 	Redirects  *[]Redirect        `toml:"redirects"`
+	Auth       *[]Auth            `toml:"auth"`
 }
 
 // Redirect is one entry of redirects.
@@ -1056,7 +1060,11 @@ func (c *Config) validate(p *problems) {
 		if v.Redirects != nil {
 			checkRedirects(p, key+".redirects", *v.Redirects)
 		}
+		if v.Auth != nil {
+			c.checkAuth(p, key+".auth", *v.Auth)
+		}
 	}
+	c.checkAuth(p, "auth", c.Auth)
 	// A log inside a document root would be served to anyone.
 	roots := []string{c.DocumentRoot}
 	for _, v := range c.VHost {

@@ -120,6 +120,7 @@ type conn struct {
 	redirectStatus int
 	origPath       []byte
 	fellBack       bool
+	authUser       string // the user the request authenticated as (auth), "" for none
 
 	// The request head being read (see readRequest).
 	scan     int  // where headEnd goes on

@@ -94,6 +94,8 @@ func checkErrorPages(p *problems, key string, m map[string]string) {
 		case "url":
 			if u, err := url.Parse(v); err != nil || u.Host == "" || strings.ContainsAny(v, " \t\r\n") {
 				p.add(ek, "%q is not a URL", v)
+			} else if k == "401" {
+				p.add(ek, "a 401 cannot redirect: the browser would never ask for a password; name a local page")
 			}
 		case "text":
 			if strings.TrimSpace(v) == "" {
@@ -161,6 +163,9 @@ func (c *conn) serveErrorPage(status int, name, value string) bool {
 		return false
 	}
 	switch {
+	case ep.url != nil && status == 401:
+		// A redirect would never let the browser ask for a password.
+		return false
 	case ep.url != nil:
 		c.redirect(302, ep.url)
 		return true

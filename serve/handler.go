@@ -21,7 +21,7 @@ func (c *conn) serveRequest() {
 	c.resp = response{}
 	c.respHead = c.respHead[:0]
 	c.site = nil
-	c.resetRedirects()
+	c.resetRouting()
 	c.cgiStatus = 0
 	c.queued = 0
 	c.pathBuf = c.pathBuf[:0]
@@ -139,9 +139,10 @@ func (c *conn) acquireSlot() bool {
 	return ok
 }
 
-// resetRedirects forgets the internal redirects, error page and fallback
-// of the previous request.
-func (c *conn) resetRedirects() {
+// resetRouting forgets the internal redirects, error page, fallback and
+// authenticated user of the previous request.
+func (c *conn) resetRouting() {
+	c.authUser = ""
 	c.redirects = 0
 	c.errDoc = errDoc{}
 	c.redirectVars, c.redirectStatus = nil, 0
@@ -159,7 +160,7 @@ func (c *conn) answerMalformed(status int) {
 	c.respHead = c.respHead[:0]
 	c.pathBuf = c.pathBuf[:0]
 	c.site = nil
-	c.resetRedirects()
+	c.resetRouting()
 	c.closeAfter = true
 	c.bodyReader = body{done: true} // whatever follows is not read
 	if c.nreq == 0 && c.rend == 0 {
@@ -222,6 +223,13 @@ func (c *conn) dispatch() {
 	if hiddenPath(clean) {
 		c.writeError(403)
 		return
+	}
+	if len(s.auth) > 0 && c.errDoc.status == 0 {
+		// (An error page is public: the error it explains may be this
+		// 401.)
+		if z := s.authZoneFor(clean); z != nil && !c.authorize(z, clean) {
+			return
+		}
 	}
 	if a := c.st.aliasFor(clean); a != nil {
 		c.serveAlias(s, a, clean)

@@ -278,8 +278,12 @@ func (c *conn) cgiRequest(s *site, sc *script) *cgi.Request {
 		ServerSoftware: "pwebs/" + Version,
 		MaxBodyBytes:   s.maxBodyBytes,
 		Client:         c.remoteAddr(),
+		RemoteUser:     c.authUser,
 		Redirect:       c.redirectVars,
 		RedirectStatus: c.redirectStatus,
+	}
+	if c.authUser != "" {
+		req.AuthType = "Basic"
 	}
 	if sc.prefix != "" {
 		req.ContextPrefix, req.ContextDocumentRoot = sc.prefix, sc.prefixDir

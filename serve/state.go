@@ -22,15 +22,15 @@ import (
 // roots, the host table and the mime types. It is immutable once built;
 // SIGHUP builds a new one and new connections use it.
 type state struct {
-	cfg    *Config
-	log    *slog.Logger
-	types  *Types
+	cfg   *Config
+	log   *slog.Logger
+	types *Types
 	// expires gives the Cache-Control of static responses by type; nil
 	// when expires is not set.
 	expires *expiresTable
-	sites  []*site
-	byHost map[string]*site
-	def    *site
+	sites   []*site
+	byHost  map[string]*site
+	def     *site
 	// cache holds files and generated pages; nil when [cache] is off.
 	cache *cache.Cache
 	// cgi runs scripts; aliases are the [cgi] dirs, longest prefix first.
@@ -61,6 +61,7 @@ type site struct {
 	errorPages   map[int]*customPage // by status; nil when none is set
 	fallbacks    []fallback          // longest prefix first
 	redirects    []Redirect          // longest From first
+	auth         []*authZone         // longest prefix first
 	stats        *Stats              // the server's counters; nil in tests of the resolver alone
 }
 
@@ -134,6 +135,9 @@ func newState(cfg *Config, log *slog.Logger, stats *Stats, cgiHandler *cgi.Handl
 		if v.Redirects != nil {
 			s.redirects = redirectRules(*v.Redirects)
 		}
+		if v.Auth != nil {
+			s.auth = authZones(*v.Auth)
+		}
 		st.sites = append(st.sites, s)
 		for _, n := range v.Names {
 			st.byHost[strings.ToLower(n)] = s
@@ -188,6 +192,7 @@ func newSite(id byte, name, dir string, cfg *Config, stats *Stats) (*site, error
 		errorPages:   customPages(cfg.ErrorPages),
 		fallbacks:    fallbacks(cfg.Fallback),
 		redirects:    redirectRules(cfg.Redirects),
+		auth:         authZones(cfg.Auth),
 		stats:        stats,
 	}
 	s.root.Store(root)

@@ -1,0 +1,148 @@
+package serve
+
+import (
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// users.htpasswd was made by Apache's htpasswd: -B -C 4, -m, -s and -5, and
+// one plain-text line, which pwebs refuses.
+const testUsers = `alice:$2y$04$553zcVIMTYykIO0ZSvFVG.5lq9izdTK.JwCiooxhbPOfasGT8DGyO
+bob:$apr1$fgInUy/A$e0XDN1seykfMkzxJJhDgE0
+dave:{SHA}xO2etOilyqtV8o1RvvnmkeBx7QI=
+frank:$6$vwjRhTAy82rvnFSZ$Ujl9sjsaHJg/zzNPnQfXlthSQk.uGZ2zLzmBNceuorxqJgNQofMtXTrTGNUIOns8gzYJEaLtt5iQpMZp.9Bi70
+carol:plain
+`
+
+func basic(user, password string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
+}
+
+const authConf = `auth = [
+  { prefix = "/private", realm = "Private area", users = "users.htpasswd" },
+  { prefix = "/cgi-bin/env.sh", realm = "Scripts", users = "users.htpasswd" },
+]
+error_pages = { 401 = "/errors/401.html" }
+[log]
+access = "logs/access_log"
+format = "%u %>s %U"
+error = "-"
+`
+
+func TestAuth(t *testing.T) {
+	ts := startCGIServerFiles(t, authConf, "", map[string]string{
+		"users.htpasswd":         testUsers,
+		"htdocs/private/a.txt":   "secret a",
+		"htdocs/privateer.txt":   "public",
+		"htdocs/errors/401.html": "please log in",
+	})
+	path := "/private/a.txt"
+	tests := []struct {
+		name, path, auth string
+		status           int
+		body             string
+	}{
+		{"no credentials", path, "", 401, "please log in"},
+		{"bcrypt", path, basic("alice", "pa:ss word"), 200, "secret a"},
+		{"bcrypt again, remembered", path, basic("alice", "pa:ss word"), 200, "secret a"},
+		{"a wrong password", path, basic("alice", "nope"), 401, "please log in"},
+		{"an unknown user", path, basic("mallory", "x"), 401, ""},
+		{"apr1 MD5", path, basic("bob", "s3cret"), 200, "secret a"},
+		{"SHA-1", path, basic("dave", "sha-pass"), 200, "secret a"},
+		{"SHA-512 crypt", path, basic("frank", "sha5pass"), 200, "secret a"},
+		{"plain text is refused", path, basic("carol", "plain"), 401, ""},
+		{"the scheme in lower case", path, strings.Replace(basic("bob", "s3cret"), "Basic", "basic", 1), 200, "secret a"},
+		{"another scheme", path, "Bearer abc", 401, ""},
+		{"bad base64", path, "Basic !!!", 401, ""},
+		{"the folder without its slash", "/private", "", 401, ""},
+		{"a name that only starts alike", "/privateer.txt", "", 200, "public"},
+		{"a missing file inside", "/private/nope", basic("bob", "s3cret"), 404, ""},
+	}
+	for _, tt := range tests {
+		var header []string
+		if tt.auth != "" {
+			header = []string{"Authorization", tt.auth}
+		}
+		resp, body := ts.get(tt.path, header...)
+		if resp.StatusCode != tt.status || !strings.Contains(body, tt.body) {
+			t.Errorf("%s: %d %q; want %d %q", tt.name, resp.StatusCode, body, tt.status, tt.body)
+		}
+		if ch := resp.Header.Get("WWW-Authenticate"); (resp.StatusCode == 401) != (ch != "") ||
+			(ch != "" && ch != `Basic realm="Private area", charset="UTF-8"`) {
+			t.Errorf("%s: WWW-Authenticate %q", tt.name, ch)
+		}
+	}
+	// A script sees the user, not the password.
+	_, body := ts.get("/cgi-bin/env.sh", "Authorization", basic("bob", "s3cret"))
+	env := envOf(body)
+	if env["REMOTE_USER"] != "bob" || env["AUTH_TYPE"] != "Basic" || env["HTTP_AUTHORIZATION"] != "" {
+		t.Errorf("script: REMOTE_USER %q AUTH_TYPE %q HTTP_AUTHORIZATION %q", env["REMOTE_USER"], env["AUTH_TYPE"], env["HTTP_AUTHORIZATION"])
+	}
+	// Failures are logged in Apache's words, which fail2ban reads.
+	errs := ts.errlog.String()
+	for _, want := range []string{`user alice: authentication failure for \"/private/a.txt\": Password Mismatch`, "user mallory not found: /private/a.txt"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("the error log lacks %q:\n%s", want, errs)
+		}
+	}
+	if strings.Contains(errs, "nope") && strings.Contains(errs, "pa:ss") {
+		t.Errorf("a password reached the error log:\n%s", errs)
+	}
+	lines := strings.Join(ts.accessLines(), "\n")
+	for _, want := range []string{"alice 200 /private/a.txt", "- 401 /private/a.txt", "bob 200 /cgi-bin/env.sh"} {
+		if !strings.Contains(lines, want) {
+			t.Errorf("no access line %q:\n%s", want, lines)
+		}
+	}
+	// A user added to the file can log in a second later, without a
+	// reload; a removed one cannot.
+	users := filepath.Join(ts.dir, "users.htpasswd")
+	must(t, os.WriteFile(users, []byte(strings.Replace(testUsers, "alice:", "erin:", 1)), 0o644))
+	time.Sleep(1100 * time.Millisecond)
+	if resp, _ := ts.get(path, "Authorization", basic("erin", "pa:ss word")); resp.StatusCode != 200 {
+		t.Errorf("a user added to the file: %d", resp.StatusCode)
+	}
+	if resp, _ := ts.get(path, "Authorization", basic("alice", "pa:ss word")); resp.StatusCode != 401 {
+		t.Errorf("a user removed from the file, remembered before: %d", resp.StatusCode)
+	}
+}
+
+func TestAuthConfig(t *testing.T) {
+	base := t.TempDir()
+	writeFiles(t, base, map[string]string{"htdocs/users": testUsers, "htdocs/.users": testUsers, "users": testUsers, "empty": "", "plain": "carol:plain\n"})
+	tests := []struct {
+		auth string
+		want string // a substring of the problem, "" for none
+	}{
+		{`{ prefix = "/p", realm = "R", users = "users" }`, ""},
+		{`{ prefix = "/p", realm = "R", users = "htdocs/.users" }`, ""},
+		{`{ prefix = "/p", realm = "R", users = "htdocs/users" }`, `key "auth[0].users": BASE/htdocs/users is inside the document root`},
+		{`{ prefix = "/p", realm = "R", users = "missing" }`, `key "auth[0].users": BASE/missing: no such file`},
+		{`{ prefix = "/p", realm = "R", users = "empty" }`, `holds no user pwebs can check`},
+		{`{ prefix = "/p", realm = "R", users = "plain" }`, `holds no user pwebs can check`},
+		{`{ prefix = "/p", realm = 'say "hi"', users = "users" }`, `key "auth[0].realm"`},
+		{`{ prefix = "/p", realm = "", users = "users" }`, `key "auth[0].realm"`},
+		{`{ prefix = "p", realm = "R", users = "users" }`, `key "auth[0].prefix"`},
+		{`{ prefix = "/p", realm = "R" }`, `users is required`},
+		{`{ prefix = "/p", realm = "R", users = "users" }, { prefix = "/p", realm = "R", users = "users" }`, `"/p" is listed twice`},
+	}
+	for _, tt := range tests {
+		_, err := ParseConfig("pwebs.conf", base, []byte("document_root = \"htdocs\"\nauth = ["+tt.auth+"]\n"))
+		got := ""
+		if err != nil {
+			got = strings.ReplaceAll(err.Error(), base, "BASE")
+		}
+		if (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
+			t.Errorf("%s: %q, want %q", tt.auth, got, tt.want)
+		}
+	}
+	c, err := ParseConfig("pwebs.conf", base, []byte("document_root = \"htdocs\"\nauth = [{ prefix = \"/p\", realm = \"R\", users = \"users\" }]\nerror_pages = { 401 = \"https://example.org/\" }\n"))
+	if err == nil || !strings.Contains(err.Error(), "a 401 cannot redirect") {
+		t.Errorf("a 401 error page that redirects: %v", err)
+	}
+	_ = c
+}
