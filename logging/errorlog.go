@@ -72,7 +72,8 @@ func levelName(l slog.Level) string {
 // ("referer", outside any group) ends the line as Apache's ", referer: URL".
 // Every record is one line:
 // the message, keys and values are escaped as the access log escapes them,
-// so a newline in a stack trace is written as \n. Records below level are
+// so a newline in a stack trace is written as \n, except that a message
+// keeps its quotes, as Apache's error log does. Records below level are
 // dropped; a nil level means LevelNotice. Writes to w are serialised, so w
 // needs no lock of its own.
 func NewHandler(w io.Writer, level slog.Leveler) slog.Handler {
@@ -140,7 +141,7 @@ func (h *handler) Handle(_ context.Context, r slog.Record) error {
 		b = append(b, client...)
 		b = append(b, "] "...)
 	}
-	b = appendEscaped(b, r.Message)
+	b = appendMessage(b, r.Message)
 	b = append(b, h.attrs...)
 	r.Attrs(func(a slog.Attr) bool {
 		if h.prefix == "" && (a.Key == ClientKey || a.Key == RefererKey) {
@@ -256,4 +257,19 @@ func appendToken[T string | []byte](b []byte, s T) []byte {
 	b = append(b, '"')
 	b = appendEscaped(b, s)
 	return append(b, '"')
+}
+
+// appendMessage escapes a record's message as Apache escapes one in the
+// error log (ap_escape_errorlog_item): as the access log does, but quotes
+// stay as they are, so "for \"/x\"" reads as Apache writes it.
+func appendMessage(dst []byte, s string) []byte {
+	for {
+		i := strings.IndexByte(s, '"')
+		if i < 0 {
+			return appendEscaped(dst, s)
+		}
+		dst = appendEscaped(dst, s[:i])
+		dst = append(dst, '"')
+		s = s[i+1:]
+	}
 }
