@@ -5,8 +5,8 @@
 // static checker for the people who write pages.
 //
 // The package is pure. It must not import net/http, os, os/exec, nor any
-// other pwebs package but conf: it never opens a file, runs a command or
-// speaks HTTP. Everything outside the page goes through the Host interface,
+// other pwebs package but conf and internal/strftime (which formats timefmt
+// dates): it never opens a file, runs a command or speaks HTTP. Everything outside the page goes through the Host interface,
 // which the server implements, so the parser and the evaluator can be tested
 // and fuzzed with plain strings. A test enforces the import rule.
 //

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pwebs/pwebs/internal/strftime"
 )
 
 // pageCtx is the evaluation state of one page, as mod_include's filter
@@ -704,7 +706,7 @@ func (c *pageCtx) doFileInfo(n *directiveNode) {
 				io.WriteString(c.w, formatAbbrev(size))
 			}
 		} else {
-			io.WriteString(c.w, formatTime(mod.In(c.s.loc), c.timeFmt))
+			io.WriteString(c.w, strftime.Format(c.timeFmt, mod.In(c.s.loc)))
 		}
 		return true
 	})
@@ -847,10 +849,10 @@ func (c *pageCtx) special(name string) (string, bool) {
 	switch upper(name) {
 	case "DATE_LOCAL":
 		c.s.uncacheable("DATE_LOCAL")
-		return formatTime(c.s.now.In(c.s.loc), fmtStr), true
+		return strftime.Format(fmtStr, c.s.now.In(c.s.loc)), true
 	case "DATE_GMT":
 		c.s.uncacheable("DATE_GMT")
-		return formatTime(c.s.now.In(c.s.gmt), fmtStr), true
+		return strftime.Format(fmtStr, c.s.now.In(c.s.gmt)), true
 	case "LAST_MODIFIED":
 		if !c.s.modDone {
 			c.s.modDone = true
@@ -860,7 +862,7 @@ func (c *pageCtx) special(name string) (string, bool) {
 		if !c.s.modOK {
 			return "", false
 		}
-		return formatTime(c.s.modTime.In(c.s.loc), fmtStr), true
+		return strftime.Format(fmtStr, c.s.modTime.In(c.s.loc)), true
 	}
 	return "", false
 }
