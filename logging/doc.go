@@ -97,7 +97,7 @@
 // 0 keeps all), so with keep = 0 the rotated file is removed here.
 //
 // What it must not do: speak HTTP or import any other pwebs package than conf
-// (serve fills a Record; a test enforces the imports); block or slow a caller
+// and internal/strftime (serve fills a Record; a test enforces the imports); block or slow a caller
 // of Access on the disk; keep a goroutine running after Close, but for
 // lumberjack's one per log path; follow a symbolic link when handing files to
 // another user.

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/pwebs/pwebs/internal/strftime"
 )
 
 // Common is Apache's Common Log Format, selected by format = "common".
@@ -25,8 +27,8 @@ var ErrFormat = errors.New("logging: invalid log format")
 // per request and may reuse it; Access keeps nothing from it after it
 // returns. Empty fields print as "-", as Apache prints a missing value.
 type Record struct {
-	Time        time.Time     // when the request's first byte arrived (%t), printed in its own location: pass local time
-	Duration    time.Duration // until the last byte of the response (%D in µs, %T in s); 0: Logger.Access measures it from Time when the format prints it
+	Time        time.Time     // when the request's first byte arrived (%t, %{format}t), printed in its own location: pass local time
+	Duration    time.Duration // until the last byte of the response (%D in µs, %T in s; Time+Duration is %{end:...}t); 0: Logger.Access measures it from Time when the format prints it
 	Queue       time.Duration // time waited for a max_clients slot (%{queue}t, in µs)
 	RemoteAddr  string        // client "ip:port" (%h and %a print the IP, %{remote}p the port)
 	LocalAddr   string        // server "ip:port" (%A prints the IP, %p the port)
@@ -71,21 +73,24 @@ type Format struct {
 
 	// clf is the last %t text printed: the lines of a busy log share
 	// their second, and formatting a time costs more than copying it.
-	clf atomic.Pointer[clfTime]
+	clf atomic.Pointer[shownTime]
 }
 
-// clfTime is a time as %t prints it, for the second and the location it was
-// printed for, which decide the text.
-type clfTime struct {
+// shownTime is a time as %t or a %{format}t prints it, for the second and
+// the location it was printed for, which decide the text: neither prints
+// a fraction of a second.
+type shownTime struct {
 	sec  int64
 	loc  *time.Location
 	n    int
-	text [clfTimeMax]byte
+	text [shownTimeMax]byte
 }
 
-// clfTimeMax is the longest %t text kept in Format.clf: the length of
-// [21/Nov/2026:10:04:05 +0000] and some room.
-const clfTimeMax = 32
+// shownTimeMax is the longest text kept in a shownTime: that of
+// [21/Nov/2026:10:04:05 +0000], or of a %{format}t as long as
+// "%A, %d-%B-%Y %H:%M:%S %Z", and some room. A longer text is formatted
+// for each line.
+const shownTimeMax = 48
 
 type op uint8
 
@@ -96,6 +101,7 @@ const (
 	opLocalIP
 	opUser
 	opTimeCLF
+	opTimeFormat
 	opTimeSec
 	opTimeMsec
 	opTimeUsec
@@ -127,26 +133,36 @@ const (
 // item is one piece of a format: literal text or one directive.
 type item struct {
 	op     op
-	text   string // the literal, the header or cookie name
-	end    bool   // %{end:...}t: the time the response ended
-	orig   bool   // %s or %<s: the status before an internal redirect
-	negate bool   // %!...: print the item unless the status is listed
-	conds  []int  // %400,501...: print the item only for these statuses
+	text   string                     // the literal, the header or cookie name, the strftime format of %{format}t
+	end    bool                       // %{end:...}t: the time the response ended
+	shown  *atomic.Pointer[shownTime] // %{format}t: the last text printed
+	orig   bool                       // %s or %<s: the status before an internal redirect
+	negate bool                       // %!...: print the item unless the status is listed
+	conds  []int                      // %400,501...: print the item only for these statuses
 }
 
 // ParseFormat reads an access log format: "common", "combined", or an Apache
 // LogFormat string. Supported directives: %% %a %A %b %B %D %h %H %k %l %L
 // %m %O %p %{local}p %{remote}p %{canonical}p %P %{pid}P %q %r %s %<s %>s %t
-// %{sec}t %{msec}t %{usec}t %{msec_frac}t %{usec_frac}t (each optionally
-// "begin:" or "end:"), %{queue}t %T %{s}T %{ms}T %{us}T %u %U %v %X
-// %{VAR}e %{Name}i %{Name}o and %{Name}C, with Apache's status conditions
+// %{format}t %{sec}t %{msec}t %{usec}t %{msec_frac}t %{usec_frac}t (each
+// optionally "begin:" or "end:"), %{queue}t %T %{s}T %{ms}T %{us}T %u %U %v
+// %X %{VAR}e %{Name}i %{Name}o and %{Name}C, with Apache's status conditions
 // (%400,501{Referer}i, %!200{Referer}i). %l, %L and %{VAR}e always print
 // "-": pwebs asks no identd, its error log has no log IDs, and it sets no
 // environment variables for a request (Apache prints "-" for one that is
 // not set). Any other directive is an error, saying so for those pwebs
-// leaves out: %I %S %f %R %{tid}P and strftime formats in %{}t. In the literal text, \n \t \r \\ and \" stand for a newline, a
-// tab, a carriage return, a backslash and a double quote, as in httpd.conf.
-// Each line ends with a newline.
+// leaves out: %I %S %f %R %{tid}P. In the literal text, \n \t \r \\ and \"
+// stand for a newline, a tab, a carriage return, a backslash and a double
+// quote, as in httpd.conf. Each line ends with a newline.
+//
+// %{format}t prints the time by the strftime(3) format, in the location of
+// Record.Time (local time, as %t), as glibc's strftime does in the C locale
+// (see internal/strftime), and unescaped, as Apache prints it. The format
+// must convert something (a name without %, such as "msecs", is a typo
+// rather than text to print), and a conversion glibc does not know (%Q), a
+// modifier it refuses (%Ea), a % at the end or a field width that could
+// make the text longer than strftime.MaxLen-1 bytes is an error, where
+// Apache would print the format as written, or garbage.
 func ParseFormat(s string) (*Format, error) {
 	src := s
 	switch s {
@@ -391,9 +407,11 @@ modifiers:
 	return it, i + 1 - at, nil
 }
 
-// parseTimeArg fills it from the argument of %{...}t: empty, begin or end
-// for the Common Log Format time, optionally followed by ":sec", ":msec",
-// ":usec", ":msec_frac" or ":usec_frac", or one of those alone, or "queue".
+// parseTimeArg fills it from the argument of %{...}t, as Apache's
+// mod_log_config reads it: "queue"; or an optional "begin:" or "end:", then
+// nothing (the Common Log Format time), "sec", "msec", "usec", "msec_frac",
+// "usec_frac", or a strftime format. "begin" and "end" alone are the Common
+// Log Format time too.
 func parseTimeArg(it *item, arg string) error {
 	if arg == "queue" {
 		it.op = opQueue
@@ -420,7 +438,15 @@ func parseTimeArg(it *item, arg string) error {
 	case "usec_frac":
 		it.op = opTimeUsecFrac
 	default:
-		return errors.New("strftime formats are not supported; use sec, msec, usec, msec_frac, usec_frac or queue, optionally after begin: or end:")
+		if !strings.Contains(rest, "%") {
+			return fmt.Errorf("%q is neither a strftime format (it has no %% conversion, as in %%{%%d/%%b/%%Y}t) nor sec, msec, usec, msec_frac, usec_frac or queue", rest)
+		}
+		if err := strftime.Check(rest); err != nil {
+			return err
+		}
+		it.op = opTimeFormat
+		it.text = rest
+		it.shown = new(atomic.Pointer[shownTime])
 	}
 	return nil
 }
@@ -432,7 +458,7 @@ func (f *Format) String() string { return f.src }
 // slice. Strings from the request are escaped as Apache's mod_log_config
 // escapes them, so a request can neither break the line nor forge another.
 // Append does not allocate when dst has room for the line, but for the first
-// %t of each second (a few dozen bytes).
+// %t, and the first of each %{format}t, of each second (a few dozen bytes).
 func (f *Format) Append(dst []byte, r *Record) []byte {
 	for i := range f.items {
 		it := &f.items[i]
@@ -458,7 +484,9 @@ func (f *Format) Append(dst []byte, r *Record) []byte {
 		case opUser:
 			dst = appendField(dst, r.User)
 		case opTimeCLF:
-			dst = f.appendCLFTime(dst, it.when(r))
+			dst = appendShownTime(dst, &f.clf, it.when(r), "")
+		case opTimeFormat:
+			dst = appendShownTime(dst, it.shown, it.when(r), it.text)
 		case opTimeSec:
 			dst = strconv.AppendInt(dst, it.when(r).Unix(), 10)
 		case opTimeMsec:
@@ -537,19 +565,25 @@ func (f *Format) Append(dst []byte, r *Record) []byte {
 	return dst
 }
 
-// appendCLFTime appends t as %t prints it, copied from the last %t printed
-// when that was of the same second in the same location.
-func (f *Format) appendCLFTime(dst []byte, t time.Time) []byte {
+// appendShownTime appends t as %t prints it (layout "") or as the strftime
+// layout formats it, copied from last, the text printed before, when that
+// was of the same second in the same location; otherwise it keeps the new
+// text in last.
+func appendShownTime(dst []byte, last *atomic.Pointer[shownTime], t time.Time, layout string) []byte {
 	sec, loc := t.Unix(), t.Location()
-	if c := f.clf.Load(); c != nil && c.sec == sec && c.loc == loc {
+	if c := last.Load(); c != nil && c.sec == sec && c.loc == loc {
 		return append(dst, c.text[:c.n]...)
 	}
 	start := len(dst)
-	dst = appendCLFTime(dst, t)
-	if n := len(dst) - start; n <= clfTimeMax {
-		c := &clfTime{sec: sec, loc: loc, n: n}
+	if layout == "" {
+		dst = appendCLFTime(dst, t)
+	} else {
+		dst = strftime.AppendFormat(dst, layout, t)
+	}
+	if n := len(dst) - start; n <= shownTimeMax {
+		c := &shownTime{sec: sec, loc: loc, n: n}
 		copy(c.text[:], dst[start:])
-		f.clf.Store(c)
+		last.Store(c)
 	}
 	return dst
 }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pwebs/pwebs/internal/strftime"
 )
 
 // headers is a HeaderLookup for tests; Field is case-insensitive, does not
@@ -84,8 +86,18 @@ func TestParseFormatErrors(t *testing.T) {
 		{"%{Referer}", "ends inside a directive"},
 		{"%i", "a name in braces is required"},
 		{"%{}o", "a name in braces is required"},
-		{"%{%Y-%m-%d}t", "strftime formats are not supported"},
-		{"%{end:%H}t", "strftime formats are not supported"},
+		{"%{%Y-%m-%d %Q}t", `"%{%Y-%m-%d %Q}t" at byte 0: strftime: invalid format: "%Q" at byte 9 of the format: unknown conversion`},
+		{"%h %{end:%H:%Ea}t", `"%{end:%H:%Ea}t" at byte 3: strftime: invalid format: "%Ea" at byte 3 of the format: the E modifier does not apply to %a`},
+		{"%{begin:%d/%b/%Y %}t", "a % at the end"},
+		{"%{100%}t", "a % at the end"},
+		{"%{%_}t", "a % at the end"},
+		{"%{%H:%M:%9000S}t", "longer than 8191 bytes"},
+		{"%{msecs}t", `"msecs" is neither a strftime format`},
+		{"%{foo}t", "it has no % conversion"},
+		{"%{SEC}t", "neither a strftime format"},
+		{"%{begin:sec:}t", `"sec:" is neither`},
+		{"%{end:begin}t", `"begin" is neither`},
+		{"%{begin:begin:}t", `"begin:" is neither`},
 		{"%{minutes}T", "the unit must be"},
 		{"%{bogus}p", "canonical, local or remote"},
 		{"%{tid}P", "not supported: pwebs serves requests on goroutines"},
@@ -97,8 +109,6 @@ func TestParseFormatErrors(t *testing.T) {
 		{"%h %S", `"%S" at byte 3: not supported`},
 		{"%f", "not supported"},
 		{"%{x}R", "not supported"},
-		{"%{%Y-%m-%d %H:%M:%S}t", "strftime formats are not supported"},
-		{"%{begin:%d/%b/%Y}t", "strftime formats are not supported"},
 		{"%Z", "unknown"},
 	}
 	for _, tt := range tests {
@@ -202,15 +212,77 @@ func TestAppend(t *testing.T) {
 	}
 }
 
-// TestAppendTimeReused checks that one Format, which reuses the text of the
-// last %t it printed, prints each time right when consecutive lines change
-// location but not second, change second, or come from several goroutines at
-// once.
-func TestAppendTimeReused(t *testing.T) {
-	f, err := ParseFormat("%t %{end}t")
-	if err != nil {
-		t.Fatal(err)
+// TestAppendTimeFormat checks %{format}t, the strftime formats, with
+// begin: and end:, beside the other forms of %{...}t, in the location of
+// Record.Time. The expected texts are those Apache 2.4 prints for the same
+// formats.
+func TestAppendTimeFormat(t *testing.T) {
+	ist := time.FixedZone("IST", 5*3600+30*60)
+	west := time.FixedZone("", -7*3600)
+	// sampleRecord's request began at testTime, 10:04:05.123456789 UTC,
+	// and ended 2.345678 s later, at 10:04:07.469134789.
+	tests := []struct {
+		format string
+		mod    func(r *Record)
+		want   string
+	}{
+		{"%{%d/%b/%Y:%H:%M:%S %z}t", nil, "21/Nov/2026:10:04:05 +0000"},
+		{"%{begin:%d/%b/%Y %T}t", nil, "21/Nov/2026 10:04:05"},
+		{"%{end:%d/%b/%Y %T}t", nil, "21/Nov/2026 10:04:07"},
+		{"%{%d/%b/%Y:%H:%M:%S}t.%{msec_frac}t", nil, "21/Nov/2026:10:04:05.123"},
+		{"[%{%d/%b/%Y:%H:%M:%S}t.%{usec_frac}t %{%z}t]", nil, "[21/Nov/2026:10:04:05.123456 +0000]"},
+		{"%{end:%H:%M:%S}t.%{end:msec_frac}t", nil, "10:04:07.469"},
+		{"%{%Y-%m-%dT%H:%M:%S%z}t %{end:%Y-%m-%dT%H:%M:%S%z}t", func(r *Record) { r.Time = testTime.In(ist) },
+			"2026-11-21T15:34:05+0530 2026-11-21T15:34:07+0530"},
+		{"%{%a %d %b %Y %H:%M:%S %Z %z}t", func(r *Record) { r.Time = testTime.In(ist) }, "Sat 21 Nov 2026 15:34:05 IST +0530"},
+		{"%{%F %T %z}t|%{%Z}t|", func(r *Record) { r.Time = testTime.In(west) }, "2026-11-21 03:04:05 -0700||"},
+		// The response ended the next day, the next year.
+		{"%{%Y-%m-%d %H:%M:%S}t %{end:%Y-%m-%d %H:%M:%S}t", func(r *Record) {
+			r.Time, r.Duration = time.Date(2026, 12, 31, 23, 59, 59, 900e6, ist), 200*time.Millisecond
+		}, "2026-12-31 23:59:59 2027-01-01 00:00:00"},
+		{"%{%_d|%-m|%^a|%#Z|%10Y|%e|%j|%I %p|%5H}t", func(r *Record) { r.Time = time.Date(2026, 3, 5, 20, 7, 9, 0, ist) },
+			" 5|3|THU|ist|0000002026| 5|064|08 PM|00020"},
+		{"%{%s}t %{end:%s}t %{sec}t", nil, fmt.Sprintf("%d %d %d", testTime.Unix(), testTime.Unix()+2, testTime.Unix())},
+		{"%{sec}t %{begin:sec}t %{end:sec}t", nil, "1795255445 1795255445 1795255447"},
+		{"%{msec}t %{begin:msec}t %{end:msec}t", nil, "1795255445123 1795255445123 1795255447469"},
+		{"%{usec}t %{begin:usec}t %{end:usec}t", nil, "1795255445123456 1795255445123456 1795255447469134"},
+		{"%{msec_frac}t %{begin:msec_frac}t %{end:msec_frac}t", nil, "123 123 469"},
+		{"%{usec_frac}t %{begin:usec_frac}t %{end:usec_frac}t", nil, "123456 123456 469134"},
+		{"%{msec_frac}t %{usec_frac}t", func(r *Record) { r.Time = testTime.Truncate(time.Second).Add(7 * time.Microsecond) }, "000 000007"},
+		{"%200{%H}t %404{%H}t %!200{end:%H}t", nil, "10 - -"},
+		// As Apache: one begin: is taken off, the format's text is not
+		// escaped, and %n and %t print a newline and a tab.
+		{"%{begin:begin:%H}t", nil, "begin:10"},
+		{`%{"%H"}t %{%n%t}t`, nil, "\"10\" \n\t"},
+		// Longer than the text Format keeps between lines.
+		{"%{%A, %d %B %Y %H:%M:%S %Z %z (%s), %c}t", nil,
+			"Saturday, 21 November 2026 10:04:05 UTC +0000 (1795255445), Sat Nov 21 10:04:05 2026"},
 	}
+	for _, tt := range tests {
+		t.Run(tt.format, func(t *testing.T) {
+			f, err := ParseFormat(tt.format)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := sampleRecord()
+			if tt.mod != nil {
+				tt.mod(r)
+			}
+			// Twice: the second line copies the text kept from the first.
+			for range 2 {
+				if got, want := string(f.Append(nil, r)), tt.want+"\n"; got != want {
+					t.Errorf("got %q, want %q", got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestAppendTimeReused checks that one Format, which reuses the text of the
+// last %t or %{format}t it printed, prints each time right when consecutive
+// lines change location but not second, change second, or come from several
+// goroutines at once.
+func TestAppendTimeReused(t *testing.T) {
 	plus1 := time.FixedZone("", 3600)
 	base := time.Date(2026, 11, 21, 10, 4, 5, 0, time.UTC)
 	tests := []struct {
@@ -226,26 +298,32 @@ func TestAppendTimeReused(t *testing.T) {
 		{base.In(plus1), 0, "[21/Nov/2026:11:04:05 +0100] [21/Nov/2026:11:04:05 +0100]"},
 		{base, 0, "[21/Nov/2026:10:04:05 +0000] [21/Nov/2026:10:04:05 +0000]"},
 	}
-	for i, tt := range tests {
-		r := &Record{Time: tt.t, Duration: tt.d}
-		if got, want := string(f.Append(nil, r)), tt.want+"\n"; got != want {
-			t.Errorf("line %d: got %q, want %q", i, got, want)
+	for _, format := range []string{"%t %{end}t", "[%{%d/%b/%Y:%H:%M:%S %z}t] [%{end:%d/%b/%Y:%H:%M:%S %z}t]"} {
+		f, err := ParseFormat(format)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	var wg sync.WaitGroup
-	for g := range 4 {
-		wg.Go(func() {
-			for i := range 2000 {
-				tt := tests[(g+i)%len(tests)]
-				r := &Record{Time: tt.t, Duration: tt.d}
-				if got, want := string(f.Append(nil, r)), tt.want+"\n"; got != want {
-					t.Errorf("goroutine %d, line %d: got %q, want %q", g, i, got, want)
-					return
-				}
+		for i, tt := range tests {
+			r := &Record{Time: tt.t, Duration: tt.d}
+			if got, want := string(f.Append(nil, r)), tt.want+"\n"; got != want {
+				t.Errorf("%s: line %d: got %q, want %q", format, i, got, want)
 			}
-		})
+		}
+		var wg sync.WaitGroup
+		for g := range 4 {
+			wg.Go(func() {
+				for i := range 2000 {
+					tt := tests[(g+i)%len(tests)]
+					r := &Record{Time: tt.t, Duration: tt.d}
+					if got, want := string(f.Append(nil, r)), tt.want+"\n"; got != want {
+						t.Errorf("%s: goroutine %d, line %d: got %q, want %q", format, g, i, got, want)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
 	}
-	wg.Wait()
 }
 
 // TestEscapeEveryByte checks each of the 256 byte values against Apache's
@@ -448,7 +526,8 @@ func FuzzAppendCombined(f *testing.F) {
 }
 
 func FuzzParseFormat(f *testing.F) {
-	for _, s := range []string{"combined", "common", Combined, `%{end:usec_frac}t %!200,304{Referer}i \n%%`, "%{x", "%400", `\`} {
+	for _, s := range []string{"combined", "common", Combined, `%{end:usec_frac}t %!200,304{Referer}i \n%%`, "%{x", "%400", `\`,
+		"%{%d/%b/%Y:%H:%M:%S}t.%{msec_frac}t", "%{begin:%_d %^a %10Y %n}t %{end:%s %c %Q}t", "%{%H%}t %{msecs}t"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -459,11 +538,15 @@ func FuzzParseFormat(f *testing.F) {
 		r := sampleRecord()
 		r.RequestLine = []byte("GET /\n\"x\" HTTP/1.1")
 		line := format.Append(nil, r)
-		// Newlines only come from the format's own text, plus the last one.
+		// Newlines only come from the format's own text (its literals,
+		// and a strftime format's %n or newline), plus the last one.
 		want := 1
 		for _, it := range format.items {
-			if it.op == opLiteral {
+			switch it.op {
+			case opLiteral:
 				want += strings.Count(it.text, "\n")
+			case opTimeFormat:
+				want += strings.Count(strftime.Format(it.text, it.when(r)), "\n")
 			}
 		}
 		want-- // the final newline is in the last literal
@@ -491,6 +574,8 @@ func TestUses(t *testing.T) {
 		{"%{ms}T", true, false},
 		{"%{us}T", true, false},
 		{"%{end:sec}t", true, false},
+		{"%{%d/%b/%Y}t %{begin:%H}t", false, false},
+		{"%{end:%H:%M:%S}t", true, false},
 		{"%400D", true, false},
 		{"%{Content-Type}o", false, true},
 		{"%h %!200{Location}o %D", true, true},
@@ -512,10 +597,25 @@ func TestUses(t *testing.T) {
 	}
 }
 
+// BenchmarkAppend formats lines of the two standard formats, and of
+// combined with a strftime time to the millisecond: for lines of one second
+// (a busy log, where the time's text is copied from the line before) and
+// for lines a second apart (where each time is formatted anew, and its text
+// kept in a new allocation, which a real log makes once a second).
 func BenchmarkAppend(b *testing.B) {
-	for _, name := range []string{"combined", "common"} {
-		b.Run(name, func(b *testing.B) {
-			f, err := ParseFormat(name)
+	const msecCombined = `%h %l %u [%{%d/%b/%Y:%H:%M:%S}t.%{msec_frac}t %{%z}t] "%r" %>s %b "%{Referer}i" "%{User-Agent}i"`
+	for _, bc := range []struct {
+		name, format string
+		step         time.Duration // between the lines' times
+	}{
+		{"combined", "combined", 0},
+		{"common", "common", 0},
+		{"strftime", msecCombined, 0},
+		{"combined new second", "combined", time.Second},
+		{"strftime new second", msecCombined, time.Second},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			f, err := ParseFormat(bc.format)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -524,6 +624,7 @@ func BenchmarkAppend(b *testing.B) {
 			buf := make([]byte, 0, 1024)
 			b.ReportAllocs()
 			for b.Loop() {
+				r.Time = r.Time.Add(bc.step)
 				buf = f.Append(buf[:0], r)
 			}
 			b.SetBytes(int64(len(buf)))

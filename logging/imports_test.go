@@ -10,10 +10,11 @@ import (
 )
 
 // TestImports enforces the package's dependency rule: it never imports
-// another pwebs package than conf (serve imports it, not the other way), nor
+// another pwebs package than conf and internal/strftime, which import only
+// the standard library (serve imports logging, not the other way), nor
 // net/http (only serve speaks HTTP); its non-test files import nothing but
-// the standard library, conf, x/sys, lumberjack and klauspost/compress's
-// gzip.
+// the standard library, conf, internal/strftime, x/sys, lumberjack and
+// klauspost/compress's gzip.
 func TestImports(t *testing.T) {
 	files, err := filepath.Glob("*.go")
 	if err != nil || len(files) == 0 {
@@ -29,6 +30,7 @@ func TestImports(t *testing.T) {
 	}
 	allowed := []string{
 		"github.com/pwebs/pwebs/conf",
+		"github.com/pwebs/pwebs/internal/strftime",
 		"golang.org/x/sys/",
 		"gopkg.in/natefinch/lumberjack.v2",
 		"github.com/klauspost/compress/gzip",
@@ -55,7 +57,7 @@ func TestImports(t *testing.T) {
 				ok = ok || path == a || strings.HasPrefix(path, a)
 			}
 			if !ok {
-				t.Errorf("%s imports %q: logging's code may import only the standard library, conf, x/sys, lumberjack and klauspost/compress/gzip", name, path)
+				t.Errorf("%s imports %q: logging's code may import only the standard library, conf, internal/strftime, x/sys, lumberjack and klauspost/compress/gzip", name, path)
 			}
 		}
 	}
