@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -110,11 +111,7 @@ func authZones(list []Auth) []*authZone {
 			challenge: `Basic realm="` + a.Realm + `", charset="UTF-8"`})
 	}
 	// Longest prefix first: a zone inside another is checked as itself.
-	for i := 1; i < len(zones); i++ {
-		for j := i; j > 0 && len(zones[j].prefix) > len(zones[j-1].prefix); j-- {
-			zones[j], zones[j-1] = zones[j-1], zones[j]
-		}
-	}
+	slices.SortStableFunc(zones, func(a, b *authZone) int { return len(b.prefix) - len(a.prefix) })
 	return zones
 }
 
@@ -186,8 +183,7 @@ func (uf *userFile) refresh(log func(string)) {
 // authZoneFor returns the zone the clean path p is in, or nil.
 func (s *site) authZoneFor(p []byte) *authZone {
 	for _, z := range s.auth {
-		n := len(z.prefix)
-		if len(p) >= n && string(p[:n]) == z.prefix && (len(p) == n || z.prefix[n-1] == '/' || p[n] == '/') {
+		if underPrefix(p, z.prefix) {
 			return z
 		}
 	}

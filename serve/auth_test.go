@@ -146,3 +146,49 @@ func TestAuthConfig(t *testing.T) {
 	}
 	_ = c
 }
+
+func TestRestrict(t *testing.T) {
+	conf := `restrict = [
+  { prefix = "/admin", allow = ["10.0.0.0/8", "::1"] },
+  { prefix = "/admin/local", allow = ["127.0.0.0/8"] },
+  { prefix = "/mine", allow = ["127.0.0.1"] },
+]
+error_pages = { 403 = "/errors/403.html" }
+`
+	ts := startServer(t, conf, map[string]string{"admin/x": "x", "admin/local/y": "y", "administrator": "public", "mine/z": "z", "errors/403.html": "go away"})
+	tests := []struct {
+		path   string
+		status int
+		body   string
+	}{
+		{"/admin/x", 403, "go away"},
+		{"/admin", 403, "go away"},
+		{"/admin/local/y", 200, "y"}, // the longest prefix decides
+		{"/administrator", 200, "public"},
+		{"/mine/z", 200, "z"},
+		{"/mine/", 200, "Index of /mine/"},
+	}
+	for _, tt := range tests {
+		resp, body := ts.get(tt.path)
+		if resp.StatusCode != tt.status || !strings.Contains(body, tt.body) {
+			t.Errorf("%s: %d %q; want %d %q", tt.path, resp.StatusCode, body, tt.status, tt.body)
+		}
+	}
+	if !strings.Contains(ts.errlog.String(), "client denied by server configuration: "+ts.root+"/admin/x") {
+		t.Errorf("the refusal is not logged as Apache words it:\n%s", ts.errlog.String())
+	}
+	base := t.TempDir()
+	must(t, os.Mkdir(filepath.Join(base, "htdocs"), 0o755))
+	_, err := ParseConfig("pwebs.conf", base, []byte("document_root = \"htdocs\"\nrestrict = [\n  { prefix = \"/a\", allow = [\"10.0.0.0/33\", \"localhost\"] },\n  { prefix = \"b\", allow = [\"::1\"] },\n  { prefix = \"/c\" },\n]\n"))
+	want := []string{
+		`pwebs.conf:3: key "restrict[0].allow": "10.0.0.0/33" is neither an address nor a network`,
+		`pwebs.conf:3: key "restrict[0].allow": "localhost" is neither`,
+		`pwebs.conf:4: key "restrict[1].prefix": "b" is not a URL path`,
+		`pwebs.conf:5: key "restrict[2]": allow is required`,
+	}
+	for _, w := range want {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("config problems lack %q: %v", w, err)
+		}
+	}
+}

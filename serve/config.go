@@ -88,6 +88,9 @@ type Config struct {
 	// Auth lists the URL paths that need a user and password (HTTP Basic
 	// authentication against an Apache htpasswd file). Default none.
 	Auth []Auth `toml:"auth"`
+	// Restrict lists the URL paths only some client addresses may ask
+	// for; others get 403. Default none.
+	Restrict []Restrict `toml:"restrict"`
 	// MaxClients bounds the requests being served at once, from a complete
 	// request head to the end of its response. More requests wait in a FIFO
 	// queue. Default 256.
@@ -175,12 +178,13 @@ type VHost struct {
 	Listing      *bool      `toml:"listing"`
 	ServerAdmin  *string    `toml:"server_admin"`
 	MaxBodyBytes *conf.Size `toml:"max_body_bytes"`
-	// ErrorPages, Fallback, Redirects and Auth, when set, replace the
-	// top-level ones whole.
+	// ErrorPages, Fallback, Redirects, Auth and Restrict, when set,
+	// replace the top-level ones whole.
 	ErrorPages *map[string]string `toml:"error_pages"`
 	Fallback   *map[string]string `toml:"fallback"`
 	Redirects  *[]Redirect        `toml:"redirects"`
 	Auth       *[]Auth            `toml:"auth"`
+	Restrict   *[]Restrict        `toml:"restrict"`
 }
 
 // Redirect is one entry of redirects.
@@ -1063,8 +1067,12 @@ func (c *Config) validate(p *problems) {
 		if v.Auth != nil {
 			c.checkAuth(p, key+".auth", *v.Auth)
 		}
+		if v.Restrict != nil {
+			checkRestrict(p, key+".restrict", *v.Restrict)
+		}
 	}
 	c.checkAuth(p, "auth", c.Auth)
+	checkRestrict(p, "restrict", c.Restrict)
 	// A log inside a document root would be served to anyone.
 	roots := []string{c.DocumentRoot}
 	for _, v := range c.VHost {

@@ -224,6 +224,9 @@ func (c *conn) dispatch() {
 		c.writeError(403)
 		return
 	}
+	if len(s.restrict) > 0 && c.errDoc.status == 0 && !c.allowed(s, clean) {
+		return
+	}
 	if len(s.auth) > 0 && c.errDoc.status == 0 {
 		// (An error page is public: the error it explains may be this
 		// 401.)

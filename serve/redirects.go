@@ -70,13 +70,8 @@ func checkRedirects(p *problems, key string, list []Redirect) {
 // "/old" takes "/old" and "/old/x" but not "/older".
 func (s *site) redirectFor(p []byte) (*Redirect, []byte) {
 	for i := range s.redirects {
-		r := &s.redirects[i]
-		n := len(r.From)
-		if len(p) < n || string(p[:n]) != r.From {
-			continue
-		}
-		if len(p) == n || r.From[n-1] == '/' || p[n] == '/' {
-			return r, p[n:]
+		if r := &s.redirects[i]; underPrefix(p, r.From) {
+			return r, p[len(r.From):]
 		}
 	}
 	return nil, nil

@@ -62,6 +62,7 @@ type site struct {
 	fallbacks    []fallback          // longest prefix first
 	redirects    []Redirect          // longest From first
 	auth         []*authZone         // longest prefix first
+	restrict     []restriction       // longest prefix first
 	stats        *Stats              // the server's counters; nil in tests of the resolver alone
 }
 
@@ -138,6 +139,9 @@ func newState(cfg *Config, log *slog.Logger, stats *Stats, cgiHandler *cgi.Handl
 		if v.Auth != nil {
 			s.auth = authZones(*v.Auth)
 		}
+		if v.Restrict != nil {
+			s.restrict = restrictions(*v.Restrict)
+		}
 		st.sites = append(st.sites, s)
 		for _, n := range v.Names {
 			st.byHost[strings.ToLower(n)] = s
@@ -193,6 +197,7 @@ func newSite(id byte, name, dir string, cfg *Config, stats *Stats) (*site, error
 		fallbacks:    fallbacks(cfg.Fallback),
 		redirects:    redirectRules(cfg.Redirects),
 		auth:         authZones(cfg.Auth),
+		restrict:     restrictions(cfg.Restrict),
 		stats:        stats,
 	}
 	s.root.Store(root)

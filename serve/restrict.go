@@ -1,0 +1,112 @@
+package serve
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/pwebs/pwebs/logging"
+)
+
+// Restrict is one entry of restrict: the paths under Prefix answer only
+// clients whose address is in Allow, as Apache's Require ip; others get
+// 403.
+type Restrict struct {
+	// Prefix is the URL path restricted, with every path below it.
+	Prefix string `toml:"prefix"`
+	// Allow lists addresses ("192.0.2.7", "::1") and networks
+	// ("192.168.0.0/16", "fd00::/8").
+	Allow []string `toml:"allow"`
+}
+
+// restriction is a Restrict ready to check requests.
+type restriction struct {
+	prefix string
+	allow  []netip.Prefix
+}
+
+// restrictions builds a site's list from restrict, which validation
+// checked, longest prefix first.
+func restrictions(list []Restrict) []restriction {
+	rs := make([]restriction, 0, len(list))
+	for _, r := range list {
+		x := restriction{prefix: r.Prefix}
+		for _, a := range r.Allow {
+			if p, err := parseAllow(a); err == nil {
+				x.allow = append(x.allow, p)
+			}
+		}
+		rs = append(rs, x)
+	}
+	slices.SortStableFunc(rs, func(a, b restriction) int { return len(b.prefix) - len(a.prefix) })
+	return rs
+}
+
+// parseAllow reads an address or a network.
+func parseAllow(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// checkRestrict validates a restrict list at key.
+func checkRestrict(p *problems, key string, list []Restrict) {
+	seen := map[string]bool{}
+	for i, r := range list {
+		ek := key + "." + strconv.Itoa(i)
+		if msg := checkLocalPath(r.Prefix); msg != "" {
+			p.add(ek+".prefix", "%q %s", r.Prefix, msg)
+		} else if seen[r.Prefix] {
+			p.add(ek+".prefix", "%q is listed twice", r.Prefix)
+		}
+		seen[r.Prefix] = true
+		if len(r.Allow) == 0 {
+			p.add(ek, "allow is required: the addresses and networks that may ask")
+		}
+		for j, a := range r.Allow {
+			if _, err := parseAllow(a); err != nil {
+				p.addElem(ek+".allow", j, "%q is neither an address nor a network (write \"192.168.0.0/16\" or \"::1\")", a)
+			}
+		}
+	}
+}
+
+// underPrefix reports whether the clean path p is prefix or below it,
+// by whole segments: "/a" takes "/a" and "/a/x" but not "/ab".
+func underPrefix(p []byte, prefix string) bool {
+	n := len(prefix)
+	return len(p) >= n && string(p[:n]) == prefix && (len(p) == n || prefix[n-1] == '/' || p[n] == '/')
+}
+
+// allowed reports whether the client may ask for the clean path p, and
+// answers 403 (and logs it, as Apache words it) when it may not.
+func (c *conn) allowed(s *site, p []byte) bool {
+	for i := range s.restrict {
+		r := &s.restrict[i]
+		if !underPrefix(p, r.prefix) {
+			continue
+		}
+		host, _, _ := net.SplitHostPort(c.remoteAddr())
+		if a, err := netip.ParseAddr(host); err == nil {
+			a = a.Unmap()
+			for _, pr := range r.allow {
+				if pr.Contains(a) {
+					return true
+				}
+			}
+		}
+		c.srv.log.Error(fmt.Sprintf("client denied by server configuration: %s%s", s.dir, p), "client", c.remoteAddr(), logging.RefererKey, c.referer())
+		c.writeError(403)
+		return false
+	}
+	return true
+}
