@@ -239,12 +239,7 @@ func (c *Config) checkAuth(p *problems, key string, list []Auth) {
 	for i := range list {
 		a := &list[i]
 		ek := key + "." + strconv.Itoa(i)
-		if msg := checkLocalPath(a.Prefix); msg != "" {
-			p.add(ek+".prefix", "%q %s", a.Prefix, msg)
-		} else if seen[a.Prefix] {
-			p.add(ek+".prefix", "%q is listed twice", a.Prefix)
-		}
-		seen[a.Prefix] = true
+		checkPrefix(p, ek+".prefix", a.Prefix, seen)
 		if a.Realm == "" || strings.ContainsAny(a.Realm, "\"\\") || strings.IndexFunc(a.Realm, func(r rune) bool { return r < ' ' || r == 0x7f }) >= 0 {
 			p.add(ek+".realm", "%q: write a name for the login dialog, without quotes, backslashes or control characters", a.Realm)
 		}

@@ -30,14 +30,9 @@ func checkRedirects(p *problems, key string, list []Redirect) {
 	seen := map[string]bool{}
 	for i, r := range list {
 		ek := key + "." + strconv.Itoa(i)
-		if msg := checkLocalPath(r.From); msg != "" {
-			p.add(ek+".from", "%q %s", r.From, msg)
+		if !checkPrefix(p, ek+".from", r.From, seen) {
 			continue
 		}
-		if seen[r.From] {
-			p.add(ek+".from", "%q is listed twice", r.From)
-		}
-		seen[r.From] = true
 		status := r.Status
 		if status == 0 {
 			status = 302

@@ -63,12 +63,7 @@ func checkRestrict(p *problems, key string, list []Restrict) {
 	seen := map[string]bool{}
 	for i, r := range list {
 		ek := key + "." + strconv.Itoa(i)
-		if msg := checkLocalPath(r.Prefix); msg != "" {
-			p.add(ek+".prefix", "%q %s", r.Prefix, msg)
-		} else if seen[r.Prefix] {
-			p.add(ek+".prefix", "%q is listed twice", r.Prefix)
-		}
-		seen[r.Prefix] = true
+		checkPrefix(p, ek+".prefix", r.Prefix, seen)
 		if len(r.Allow) == 0 {
 			p.add(ek, "allow is required: the addresses and networks that may ask")
 		}
@@ -78,6 +73,20 @@ func checkRestrict(p *problems, key string, list []Restrict) {
 			}
 		}
 	}
+}
+
+// checkPrefix validates the URL path prefix at key, one of a list whose
+// prefixes seen holds, and reports whether it is a path.
+func checkPrefix(p *problems, key, prefix string, seen map[string]bool) bool {
+	if msg := checkLocalPath(prefix); msg != "" {
+		p.add(key, "%q %s", prefix, msg)
+		return false
+	}
+	if seen[prefix] {
+		p.add(key, "%q is listed twice", prefix)
+	}
+	seen[prefix] = true
+	return true
 }
 
 // underPrefix reports whether the clean path p is prefix or below it,
