@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -117,7 +118,7 @@ func authZones(list []Auth) []*authZone {
 
 // match reports whether user and password are in the file, reading the
 // file again if it changed (at most once a second).
-func (uf *userFile) match(user, password string, log func(string)) bool {
+func (uf *userFile) match(user, password string, log *slog.Logger) bool {
 	key := sha256.Sum256([]byte(user + "\x00" + password))
 	uf.mu.Lock()
 	uf.refresh(log)
@@ -152,7 +153,7 @@ func (uf *userFile) exists(user string) bool {
 // refresh re-reads the file when its size or time changed, checking at
 // most once a second; uf.mu is held. A file that cannot be read any more
 // (after pwebs dropped its privileges, say) keeps the users last read.
-func (uf *userFile) refresh(log func(string)) {
+func (uf *userFile) refresh(log *slog.Logger) {
 	now := time.Now()
 	if now.Sub(uf.checked) < time.Second {
 		return
@@ -170,12 +171,12 @@ func (uf *userFile) refresh(log func(string)) {
 	if err != nil {
 		if !uf.warned {
 			uf.warned = true
-			log(fmt.Sprintf("cannot read the users file %s again (%v): the users read before still apply", uf.path, err))
+			log.Warn(fmt.Sprintf("cannot read the users file %s again (%v): the users read before still apply", uf.path, err))
 		}
 		return
 	}
 	if bad > 0 {
-		log(fmt.Sprintf("users file %s: %d lines are not \"user:hash\" with a hash pwebs accepts; those users cannot log in", uf.path, bad))
+		log.Warn(fmt.Sprintf("users file %s: %d lines are not \"user:hash\" with a hash pwebs accepts; those users cannot log in", uf.path, bad))
 	}
 	uf.file, uf.size, uf.mtime, uf.verified, uf.warned = nf, fi.Size(), fi.ModTime(), nil, false
 }
@@ -197,8 +198,7 @@ func (s *site) authZoneFor(p []byte) *authZone {
 func (c *conn) authorize(z *authZone, p []byte) bool {
 	v, _ := c.req.Lookup("Authorization")
 	if user, password, ok := basicCredentials(v); ok {
-		log := func(msg string) { c.srv.log.Warn(msg) }
-		if z.users.match(user, password, log) {
+		if z.users.match(user, password, c.srv.log) {
 			c.authUser = user
 			return true
 		}

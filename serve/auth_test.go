@@ -39,6 +39,7 @@ func TestAuth(t *testing.T) {
 		"htdocs/private/a.txt":   "secret a",
 		"htdocs/privateer.txt":   "public",
 		"htdocs/errors/401.html": "please log in",
+		"htdocs/pub.shtml":       `[<!--#include virtual="/private/a.txt" -->]`,
 	})
 	path := "/private/a.txt"
 	tests := []struct {
@@ -74,6 +75,22 @@ func TestAuth(t *testing.T) {
 		if ch := resp.Header.Get("WWW-Authenticate"); (resp.StatusCode == 401) != (ch != "") ||
 			(ch != "" && ch != `Basic realm="Private area", charset="UTF-8"`) {
 			t.Errorf("%s: WWW-Authenticate %q", tt.name, ch)
+		}
+	}
+	// A public SSI page includes a protected file only for a client that
+	// could ask for it, and is never cached with it.
+	for _, tc := range []struct{ auth, want string }{
+		{"", "[[an error occurred while processing this directive]]"},
+		{basic("bob", "s3cret"), "[secret a]"},
+		{"", "[[an error occurred while processing this directive]]"},
+		{basic("bob", "wrong"), "[[an error occurred while processing this directive]]"},
+	} {
+		var header []string
+		if tc.auth != "" {
+			header = []string{"Authorization", tc.auth}
+		}
+		if _, body := ts.get("/pub.shtml", header...); body != tc.want {
+			t.Errorf("SSI include of a protected file (auth %q): %q, want %q", tc.auth, body, tc.want)
 		}
 	}
 	// A script sees the user, not the password.
@@ -155,7 +172,8 @@ func TestRestrict(t *testing.T) {
 ]
 error_pages = { 403 = "/errors/403.html" }
 `
-	ts := startServer(t, conf, map[string]string{"admin/x": "x", "admin/local/y": "y", "administrator": "public", "mine/z": "z", "errors/403.html": "go away"})
+	ts := startServer(t, conf, map[string]string{"admin/x": "x", "admin/local/y": "y", "administrator": "public", "mine/z": "z", "errors/403.html": "go away",
+		"pub.shtml": `[<!--#include virtual="/admin/x" -->][<!--#include virtual="/mine/z" -->]`})
 	tests := []struct {
 		path   string
 		status int
@@ -167,6 +185,7 @@ error_pages = { 403 = "/errors/403.html" }
 		{"/administrator", 200, "public"},
 		{"/mine/z", 200, "z"},
 		{"/mine/", 200, "Index of /mine/"},
+		{"/pub.shtml", 200, "[[an error occurred while processing this directive]][z]"},
 	}
 	for _, tt := range tests {
 		resp, body := ts.get(tt.path)

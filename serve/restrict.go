@@ -96,26 +96,41 @@ func underPrefix(p []byte, prefix string) bool {
 	return len(p) >= n && string(p[:n]) == prefix && (len(p) == n || prefix[n-1] == '/' || p[n] == '/')
 }
 
+// restrictionFor returns the restriction the clean path p is under, or
+// nil.
+func (s *site) restrictionFor(p []byte) *restriction {
+	for i := range s.restrict {
+		if underPrefix(p, s.restrict[i].prefix) {
+			return &s.restrict[i]
+		}
+	}
+	return nil
+}
+
+// admits reports whether the client at remote ("ip:port") may ask.
+func (r *restriction) admits(remote string) bool {
+	host, _, _ := net.SplitHostPort(remote)
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, pr := range r.allow {
+		if pr.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
 // allowed reports whether the client may ask for the clean path p, and
 // answers 403 (and logs it, as Apache words it) when it may not.
 func (c *conn) allowed(s *site, p []byte) bool {
-	for i := range s.restrict {
-		r := &s.restrict[i]
-		if !underPrefix(p, r.prefix) {
-			continue
-		}
-		host, _, _ := net.SplitHostPort(c.remoteAddr())
-		if a, err := netip.ParseAddr(host); err == nil {
-			a = a.Unmap()
-			for _, pr := range r.allow {
-				if pr.Contains(a) {
-					return true
-				}
-			}
-		}
-		c.srv.log.Error(fmt.Sprintf("client denied by server configuration: %s%s", s.dir, p), "client", c.remoteAddr(), logging.RefererKey, c.referer())
-		c.writeError(403)
-		return false
+	r := s.restrictionFor(p)
+	if r == nil || r.admits(c.remoteAddr()) {
+		return true
 	}
-	return true
+	c.srv.log.Error(fmt.Sprintf("client denied by server configuration: %s%s", s.dir, p), "client", c.remoteAddr(), logging.RefererKey, c.referer())
+	c.writeError(403)
+	return false
 }

@@ -559,6 +559,9 @@ func (r *ssiRun) resolveSub(uri string) (*subTarget, error) {
 	if hiddenPath(clean) {
 		return nil, fmt.Errorf("%s: %w", uri, fs.ErrPermission)
 	}
+	if err := r.accessible(clean); err != nil {
+		return nil, fmt.Errorf("%s: %w", uri, err)
+	}
 	if a := r.st.aliasFor(clean); a != nil {
 		sub := clean[len(a.prefix)-1:]
 		file, info := sub, []byte(nil)
@@ -633,6 +636,41 @@ func (r *ssiRun) resolveSub(uri string) (*subTarget, error) {
 	}
 	t.p, t.file, t.f, t.fi = clean, abs, f, fi
 	return t, nil
+}
+
+// errNotAllowed is an include of a path under restrict or auth that the
+// request may not see.
+var errNotAllowed = errors.New("the client may not see it (restrict or auth)")
+
+// accessible checks the clean path p of an include against the site's
+// restrict and auth with the request's client and credentials, as a
+// request for it would be checked (Apache's subrequests are). A page that
+// includes such a path shows what the client may see, so its output is
+// not cached. The pwebs ssi command, with no client, is let through.
+func (r *ssiRun) accessible(p []byte) error {
+	s := r.s
+	if len(s.restrict) == 0 && len(s.auth) == 0 {
+		return nil
+	}
+	rs, z := s.restrictionFor(p), s.authZoneFor(p)
+	if rs == nil && z == nil {
+		return nil
+	}
+	r.uncacheable = true
+	if r.c == nil {
+		return nil
+	}
+	if rs != nil && !rs.admits(r.c.remoteAddr()) {
+		return errNotAllowed
+	}
+	if z != nil {
+		v, _ := r.c.req.Lookup("Authorization")
+		user, password, ok := basicCredentials(v)
+		if !ok || !z.users.match(user, password, r.c.srv.log) {
+			return errNotAllowed
+		}
+	}
+	return nil
 }
 
 // include writes what the URI names: a nested SSI page (with the same
