@@ -211,3 +211,54 @@ error_pages = { 403 = "/errors/403.html" }
 		}
 	}
 }
+
+func TestHeaders(t *testing.T) {
+	top := `headers = { "X-Content-Type-Options" = "nosniff", "Content-Security-Policy" = "default-src 'self'" }
+redirects = [{ from = "/old", to = "/digits.txt" }]
+`
+	ts := startCGIServerFiles(t, top, "", map[string]string{
+		"htdocs/dir/x": "x", "htdocs/page.shtml": "page",
+		"cgi-bin/own.sh": "#!/bin/sh\nprintf 'Content-Type: text/plain\\nx-content-type-options: script\\n\\nown'\n",
+	})
+	must(t, os.Chmod(filepath.Join(ts.dir, "cgi-bin", "own.sh"), 0o755))
+	for _, tc := range []struct {
+		path    string
+		header  []string
+		status  int
+		nosniff string
+	}{
+		{"/digits.txt", nil, 200, "nosniff"},
+		{"/digits.txt", nil, 200, "nosniff"}, // from the cache
+		{"/digits.txt", []string{"If-Modified-Since", "Fri, 01 Jan 2100 00:00:00 GMT"}, 304, "nosniff"},
+		{"/dir/", nil, 200, "nosniff"},
+		{"/page.shtml", nil, 200, "nosniff"},
+		{"/nope", nil, 404, "nosniff"},
+		{"/old", nil, 302, "nosniff"},
+		{"/cgi-bin/hello.sh", nil, 200, "nosniff"},
+		{"/cgi-bin/own.sh", nil, 200, "script"},
+	} {
+		resp, _ := ts.get(tc.path, tc.header...)
+		if resp.StatusCode != tc.status || resp.Header.Values("X-Content-Type-Options")[0] != tc.nosniff ||
+			len(resp.Header.Values("X-Content-Type-Options")) != 1 || resp.Header.Get("Content-Security-Policy") != "default-src 'self'" {
+			t.Errorf("%s: %d %v", tc.path, resp.StatusCode, resp.Header)
+		}
+	}
+	// An nph- script writes its own head: nothing is added.
+	raw := ts.roundTrip("GET /cgi-bin/nph-raw.sh HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	if strings.Contains(raw, "nosniff") {
+		t.Errorf("headers were added to an nph- response:\n%s", raw)
+	}
+	base := t.TempDir()
+	must(t, os.Mkdir(filepath.Join(base, "htdocs"), 0o755))
+	_, err := ParseConfig("pwebs.conf", base, []byte("document_root = \"htdocs\"\nheaders = { \"Content-Type\" = \"x/y\", \"Bad Name\" = \"v\", \"X-A\" = \"a\\u0001b\", \"X-B\" = \"\" }\n"))
+	for _, w := range []string{
+		`key "headers.Bad Name": "Bad Name" is not a header field name`,
+		`key "headers.Content-Type": Content-Type is written by pwebs itself`,
+		`key "headers.X-A": the value holds a control character`,
+		`key "headers.X-B": the value "" is empty`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("config problems lack %q: %v", w, err)
+		}
+	}
+}

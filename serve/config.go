@@ -91,6 +91,13 @@ type Config struct {
 	// Restrict lists the URL paths only some client addresses may ask
 	// for; others get 403. Default none.
 	Restrict []Restrict `toml:"restrict"`
+	// Headers are header fields added to every response pwebs writes
+	// (files, listings, SSI pages, redirects, error pages) and to a
+	// script's response unless the script sent the field itself, as
+	// Apache's Header set or nginx's add_header ... always. Fields pwebs
+	// writes itself (Content-Type, ETag, Location...) cannot be set.
+	// Default none.
+	Headers map[string]string `toml:"headers"`
 	// MaxClients bounds the requests being served at once, from a complete
 	// request head to the end of its response. More requests wait in a FIFO
 	// queue. Default 256.
@@ -1073,6 +1080,7 @@ func (c *Config) validate(p *problems) {
 	}
 	c.checkAuth(p, "auth", c.Auth)
 	checkRestrict(p, "restrict", c.Restrict)
+	checkHeaders(p, "headers", c.Headers)
 	// A log inside a document root would be served to anyone.
 	roots := []string{c.DocumentRoot}
 	for _, v := range c.VHost {

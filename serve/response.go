@@ -100,11 +100,18 @@ func Reason(status int) string {
 	return "Status " + strconv.Itoa(status)
 }
 
-// appendStatus starts a response head: status line, Date and Server. The
-// Date is the time the request arrived, as Apache dates a response by its
-// request, or a later second another response already showed; the clock is
-// read only for a response to no request (a 408 on a silent connection).
+// appendStatus starts a response head: status line, Date, Server and the
+// configured headers (see startHead).
 func (c *conn) appendStatus(status int) {
+	c.startHead(status)
+	c.appendExtraFields(nil)
+}
+
+// startHead appends the status line, Date and Server. The Date is the time
+// the request arrived, as Apache dates a response by its request, or a
+// later second another response already showed; the clock is read only
+// for a response to no request (a 408 on a silent connection).
+func (c *conn) startHead(status int) {
 	now := c.firstByte
 	if now.IsZero() {
 		now = time.Now()

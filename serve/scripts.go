@@ -393,7 +393,8 @@ var _ cgi.ResponseWriter = (*cgiWriter)(nil)
 // WriteHeader starts the response.
 func (w *cgiWriter) WriteHeader(status int, fields []cgi.Field) error {
 	c := w.c
-	c.appendStatus(status)
+	c.startHead(status)
+	c.appendExtraFields(fields)
 	hasLength := false
 	for _, f := range fields {
 		if foldEqual([]byte(f.Name), "content-length") {

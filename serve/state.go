@@ -28,9 +28,13 @@ type state struct {
 	// expires gives the Cache-Control of static responses by type; nil
 	// when expires is not set.
 	expires *expiresTable
-	sites   []*site
-	byHost  map[string]*site
-	def     *site
+	// extraList is headers sorted by name; extraHeaders, the same
+	// rendered as header lines.
+	extraList    []cgi.Field
+	extraHeaders []byte
+	sites        []*site
+	byHost       map[string]*site
+	def          *site
 	// cache holds files and generated pages; nil when [cache] is off.
 	cache *cache.Cache
 	// cgi runs scripts; aliases are the [cgi] dirs, longest prefix first.
@@ -100,6 +104,7 @@ func newState(cfg *Config, log *slog.Logger, stats *Stats, cgiHandler *cgi.Handl
 		st.types = cfg.types
 	}
 	st.expires = newExpires(cfg.Expires)
+	st.extraList, st.extraHeaders = extraFields(cfg.Headers)
 	def, err := newSite(0, cfg.ServerName, cfg.DocumentRoot, cfg, stats)
 	if err != nil {
 		return nil, err
