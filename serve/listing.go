@@ -2,20 +2,20 @@ package serve
 
 import (
 	"bytes"
-	"path/filepath"
-
 	"encoding/json"
-	"github.com/pwebs/pwebs/cache"
-	"github.com/pwebs/pwebs/logging"
 	"hash/fnv"
 	"html/template"
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pwebs/pwebs/cache"
+	"github.com/pwebs/pwebs/logging"
 )
 
 // listEntry is one row of a directory listing.
@@ -43,6 +43,12 @@ type listing struct {
 	Sort      byte        `json:"-"` // 'N', 'S' or 'M'
 	Desc      bool        `json:"-"`
 	Version   string      `json:"-"`
+	// Header and Readme are the folder's HEADER.html, shown above the
+	// table, and its README.html (or README.txt, or README, as
+	// preformatted text), shown below, as Apache's HeaderName and
+	// ReadmeName show them.
+	Header template.HTML `json:"-"`
+	Readme template.HTML `json:"-"`
 }
 
 // sortParams reads Apache's listing query: C=N|S|M (column) and O=A|D
@@ -176,6 +182,9 @@ func (c *conn) serveDir(s *site, p []byte, dir *os.File, tok cache.Token) {
 	l.Path = string(p)
 	l.Parent = len(p) > 1
 	l.Sort, l.Desc = col, desc
+	if !asJSON {
+		l.Header, l.Readme = listingNotes(s, rel)
+	}
 	var buf bytes.Buffer
 	typ := "text/html; charset=utf-8"
 	if asJSON {
@@ -459,6 +468,7 @@ a:hover { text-decoration: underline; }
 td a::before { content: ""; display: inline-block; width: 1.1em; height: 1.1em; vertical-align: -.18em; margin-right: .45em; background: currentColor; opacity: .75; -webkit-mask: var(--i-file) center / contain no-repeat; mask: var(--i-file) center / contain no-repeat; }
 td a[href$="/"]::before { -webkit-mask-image: var(--i-dir); mask-image: var(--i-dir); }
 td a[href="../"]::before { -webkit-mask-image: var(--i-up); mask-image: var(--i-up); }
+.header { margin: 0 0 1rem; } .readme { margin: 1.5rem 0 0; } .readme pre { white-space: pre-wrap; font: .85rem/1.45 ui-monospace, SFMono-Regular, Menlo, monospace; }
 footer { margin-top: 1.5rem; font-size: .8rem; color: var(--muted); }
 @media (max-width: 36rem) { th:nth-child(2), td:nth-child(2) { display: none; } th, td { padding: .55rem .35rem; } }
 </style>
@@ -466,6 +476,9 @@ footer { margin-top: 1.5rem; font-size: .8rem; color: var(--muted); }
 <body>
 <main>
 <h1>Index of {{.Path}}</h1>
+{{- with .Header}}
+<div class="header">{{.}}</div>
+{{- end}}
 <table>
 <thead><tr><th><a href="{{sortLink . "N"}}">Name{{sortMark . "N"}}</a></th><th><a href="{{sortLink . "M"}}">Last modified (UTC){{sortMark . "M"}}</a></th><th><a href="{{sortLink . "S"}}">Size{{sortMark . "S"}}</a></th></tr></thead>
 <tbody>
@@ -477,8 +490,45 @@ footer { margin-top: 1.5rem; font-size: .8rem; color: var(--muted); }
 {{- end}}
 </tbody>
 </table>
+{{- with .Readme}}
+<div class="readme">{{.}}</div>
+{{- end}}
 <footer>{{len .Entries}} {{if eq (len .Entries) 1}}entry{{else}}entries{{end}}{{if .Truncated}} shown of {{.Total}}{{end}} · pwebs/{{.Version}}</footer>
 </main>
 </body>
 </html>
 `
+
+// maxNote bounds the HEADER and README files a listing shows.
+const maxNote = 64 << 10
+
+// listingNotes reads the folder's HEADER.html and README.html (or
+// README.txt, or README, escaped into <pre>) for its listing. Files that
+// are missing, not regular or larger than maxNote are left out. The
+// listing's cache entry depends on its folder, so editing one drops it.
+func listingNotes(s *site, rel string) (header, readme template.HTML) {
+	read := func(name string) (string, bool) {
+		f, err := s.openFile(joinRel(rel, name))
+		if err != nil {
+			return "", false
+		}
+		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil || !fi.Mode().IsRegular() || fi.Size() > maxNote {
+			return "", false
+		}
+		b, err := io.ReadAll(io.LimitReader(f, maxNote))
+		return string(b), err == nil
+	}
+	if h, ok := read("HEADER.html"); ok {
+		header = template.HTML(h) // the site's own HTML, as Apache includes it
+	}
+	if r, ok := read("README.html"); ok {
+		readme = template.HTML(r)
+	} else if r, ok := read("README.txt"); ok {
+		readme = template.HTML("<pre>" + template.HTMLEscapeString(r) + "</pre>")
+	} else if r, ok := read("README"); ok {
+		readme = template.HTML("<pre>" + template.HTMLEscapeString(r) + "</pre>")
+	}
+	return header, readme
+}

@@ -205,3 +205,44 @@ func TestListingOffReferer(t *testing.T) {
 		t.Errorf("error log line %q lacks the referer", line)
 	}
 }
+
+// TestListingNotes: a folder's HEADER.html shows above its listing and its
+// README.html (or README.txt, escaped) below, as Apache's HeaderName and
+// ReadmeName; editing one shows at once, though the listing is cached.
+func TestListingNotes(t *testing.T) {
+	ts := startServer(t, "", map[string]string{
+		"a/HEADER.html": "<p class=x>Downloads</p>", "a/README.html": "<p>Read <b>me</b></p>", "a/f.bin": "f",
+		"b/README.txt": "plain <text> & more", "c/f": "f", "d/README": "bare readme",
+	})
+	tests := []struct {
+		path string
+		want []string
+		not  []string
+	}{
+		{"/a/", []string{"<h1>Index of /a/</h1>\n<div class=\"header\"><p class=x>Downloads</p></div>", "</table>\n<div class=\"readme\"><p>Read <b>me</b></p></div>"}, nil},
+		{"/b/", []string{"<div class=\"readme\"><pre>plain &lt;text&gt; &amp; more</pre></div>"}, []string{`class="header"`}},
+		{"/c/", nil, []string{`class="header"`, `class="readme"`}},
+		{"/d/", []string{"<pre>bare readme</pre>"}, nil},
+	}
+	for _, tt := range tests {
+		_, body := ts.get(tt.path)
+		for _, w := range tt.want {
+			if !strings.Contains(body, w) {
+				t.Errorf("%s lacks %q:\n%s", tt.path, w, body)
+			}
+		}
+		for _, n := range tt.not {
+			if strings.Contains(body, n) {
+				t.Errorf("%s has %q", tt.path, n)
+			}
+		}
+	}
+	if _, body := ts.get("/a/", "Accept", "application/json"); strings.Contains(body, "Downloads") {
+		t.Errorf("the JSON listing carries the header: %s", body)
+	}
+	must(t, os.WriteFile(filepath.Join(ts.root, "a", "README.html"), []byte("<p>changed</p>"), 0o644))
+	waitFor(t, "the edited README in the listing", func() bool {
+		_, body := ts.get("/a/")
+		return strings.Contains(body, "<p>changed</p>")
+	})
+}
