@@ -262,3 +262,28 @@ redirects = [{ from = "/old", to = "/digits.txt" }]
 		}
 	}
 }
+
+func TestServerTokens(t *testing.T) {
+	for _, tc := range []struct{ tokens, want string }{{"", "pwebs/" + Version}, {`server_tokens = "product"` + "\n", "pwebs"}} {
+		ts := startCGIServerFiles(t, tc.tokens, "", map[string]string{"htdocs/dir/x": "x"})
+		resp, _ := ts.get("/digits.txt")
+		if got := resp.Header.Get("Server"); got != tc.want {
+			t.Errorf("%q: Server %q, want %q", tc.tokens, got, tc.want)
+		}
+		if _, body := ts.get("/nope"); !strings.Contains(body, "<address>"+tc.want+"</address>") {
+			t.Errorf("%q: error page %q", tc.tokens, body)
+		}
+		if _, body := ts.get("/dir/"); !strings.Contains(body, "· "+tc.want+"</footer>") {
+			t.Errorf("%q: listing footer in %q", tc.tokens, body)
+		}
+		if _, body := ts.get("/cgi-bin/env.sh"); envOf(body)["SERVER_SOFTWARE"] != tc.want {
+			t.Errorf("%q: SERVER_SOFTWARE %q", tc.tokens, envOf(body)["SERVER_SOFTWARE"])
+		}
+	}
+	base := t.TempDir()
+	must(t, os.Mkdir(filepath.Join(base, "htdocs"), 0o755))
+	if _, err := ParseConfig("pwebs.conf", base, []byte("document_root = \"htdocs\"\nserver_tokens = \"prod\"\n")); err == nil ||
+		!strings.Contains(err.Error(), `pwebs.conf:2: key "server_tokens": "prod": write "full"`) {
+		t.Errorf("a bad server_tokens: %v", err)
+	}
+}

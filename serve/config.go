@@ -43,6 +43,10 @@ type Config struct {
 	ServerName string `toml:"server_name"`
 	// ServerAdmin is an address shown to scripts as SERVER_ADMIN. Default "".
 	ServerAdmin string `toml:"server_admin"`
+	// ServerTokens is how pwebs names itself in the Server field, error
+	// pages, listings and SERVER_SOFTWARE, as Apache's ServerTokens:
+	// "full" ("pwebs/0.1.0") or "product" ("pwebs"). Default "full".
+	ServerTokens string `toml:"server_tokens"`
 	// DocumentRoot is the folder served for requests that match no virtual
 	// host. Default "htdocs".
 	DocumentRoot string `toml:"document_root"`
@@ -212,6 +216,7 @@ func DefaultConfig() *Config {
 	return &Config{
 		Listen:            []string{"127.0.0.1:8080"},
 		ServerName:        host,
+		ServerTokens:      "full",
 		DocumentRoot:      "htdocs",
 		Index:             []string{"index.html", "index.htm"},
 		DefaultType:       "application/octet-stream",
@@ -925,6 +930,9 @@ func (c *Config) validate(p *problems) {
 	}
 	if c.ServerName == "" {
 		p.add("server_name", "must not be empty")
+	}
+	if c.ServerTokens != "full" && c.ServerTokens != "product" {
+		p.add("server_tokens", "%q: write \"full\" (pwebs/%s) or \"product\" (pwebs)", c.ServerTokens, Version)
 	}
 	c.DocumentRoot = c.abs(c.DocumentRoot)
 	checkDir(p, "document_root", c.DocumentRoot)

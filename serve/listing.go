@@ -42,7 +42,7 @@ type listing struct {
 	Parent    bool        `json:"-"`
 	Sort      byte        `json:"-"` // 'N', 'S' or 'M'
 	Desc      bool        `json:"-"`
-	Version   string      `json:"-"`
+	Software  string      `json:"-"` // server_tokens
 	// Header and Readme are the folder's HEADER.html, shown above the
 	// table, and its README.html (or README.txt, or README, as
 	// preformatted text), shown below, as Apache's HeaderName and
@@ -182,6 +182,7 @@ func (c *conn) serveDir(s *site, p []byte, dir *os.File, tok cache.Token) {
 	l.Path = string(p)
 	l.Parent = len(p) > 1
 	l.Sort, l.Desc = col, desc
+	l.Software = c.st.software
 	if !asJSON {
 		l.Header, l.Readme = listingNotes(s, rel)
 	}
@@ -272,7 +273,7 @@ func joinRel(rel, name string) string {
 // and symbolic links that lead nowhere or out of the root. Every entry is
 // read (a stat each), but at most 2*max are held at once.
 func readListing(s *site, rel string, dir *os.File, max int, col byte, desc bool) (*listing, error) {
-	l := &listing{Version: Version, Entries: []listEntry{}}
+	l := &listing{Entries: []listEntry{}}
 	for {
 		batch, err := dir.ReadDir(256)
 		for _, de := range batch {
@@ -493,7 +494,7 @@ footer { margin-top: 1.5rem; font-size: .8rem; color: var(--muted); }
 {{- with .Readme}}
 <div class="readme">{{.}}</div>
 {{- end}}
-<footer>{{len .Entries}} {{if eq (len .Entries) 1}}entry{{else}}entries{{end}}{{if .Truncated}} shown of {{.Total}}{{end}} · pwebs/{{.Version}}</footer>
+<footer>{{len .Entries}} {{if eq (len .Entries) 1}}entry{{else}}entries{{end}}{{if .Truncated}} shown of {{.Total}}{{end}} · {{.Software}}</footer>
 </main>
 </body>
 </html>

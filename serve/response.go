@@ -44,6 +44,10 @@ var statusLines [600][]byte
 // errorPages holds the small HTML body sent with each error status.
 var errorPages [600][]byte
 
+// errorPagesProduct are errorPages without the version, for
+// server_tokens = "product".
+var errorPagesProduct [600][]byte
+
 // errorDetail is the sentence an error page adds under its title.
 var errorDetail = map[int]string{
 	400: "Your browser sent a request that this server could not understand.",
@@ -78,18 +82,19 @@ func init() {
 			if detail == "" {
 				detail = reason + "."
 			}
-			errorPages[code] = []byte(errorPage(code, reason, detail))
+			errorPages[code] = []byte(errorPage(code, reason, detail, software("full")))
+			errorPagesProduct[code] = []byte(errorPage(code, reason, detail, software("product")))
 		}
 	}
 }
 
 // errorPage renders the body of an error response.
-func errorPage(code int, reason, detail string) string {
+func errorPage(code int, reason, detail, sw string) string {
 	title := strconv.Itoa(code) + " " + html.EscapeString(reason)
 	return "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\">" +
 		"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">" +
 		"<title>" + title + "</title></head>\n<body>\n<h1>" + title + "</h1>\n<p>" +
-		html.EscapeString(detail) + "</p>\n<hr>\n<address>pwebs/" + Version + "</address>\n</body>\n</html>\n"
+		html.EscapeString(detail) + "</p>\n<hr>\n<address>" + sw + "</address>\n</body>\n</html>\n"
 }
 
 // Reason returns the reason phrase of status.
@@ -196,7 +201,11 @@ func (c *conn) writeErrorWith(status int, name, value string) {
 	case c.site != nil && c.site.errorPages != nil && c.serveErrorPage(status, name, value):
 		return
 	}
-	c.writeErrorBody(status, name, value, "text/html; charset=utf-8", errorPages[status])
+	body := errorPages[status]
+	if c.st.cfg.ServerTokens == "product" {
+		body = errorPagesProduct[status]
+	}
+	c.writeErrorBody(status, name, value, "text/html; charset=utf-8", body)
 }
 
 // writeErrorBody answers status with body, of type typ, and one extra

@@ -275,7 +275,7 @@ func (c *conn) cgiRequest(s *site, sc *script) *cgi.Request {
 		ServerPort:     serverPort,
 		ServerAddr:     localIP,
 		ServerAdmin:    s.serverAdmin,
-		ServerSoftware: "pwebs/" + Version,
+		ServerSoftware: c.st.software,
 		MaxBodyBytes:   s.maxBodyBytes,
 		Client:         c.remoteAddr(),
 		RemoteUser:     c.authUser,

@@ -27,8 +27,14 @@ import (
 // Version is pwebs's version, sent in the Server header.
 const Version = "0.1.0"
 
-// serverHeader is the Server response header line.
-const serverHeader = "Server: pwebs/" + Version + "\r\n"
+// software is how pwebs names itself for server_tokens: in the Server
+// field, error pages, listings and SERVER_SOFTWARE.
+func software(tokens string) string {
+	if tokens == "product" {
+		return "pwebs"
+	}
+	return "pwebs/" + Version
+}
 
 // Accept-loop back-off after EMFILE/ENFILE and other temporary errors.
 const (
@@ -138,6 +144,7 @@ func New(cfg *Config, logs Logs) (*Server, error) {
 	s.workPool.New = newWork
 	s.baseCtx, s.cancelAll = context.WithCancel(context.Background())
 	s.state.Store(st)
+	s.date.setServer(st.software)
 	p, err := newParker(s)
 	if err != nil {
 		log.Warn("idle connections cannot be parked: " + err.Error())
@@ -461,6 +468,7 @@ func (s *Server) Reload(cfg *Config) error {
 		st.slots = newSlotQueue(cfg.MaxClients)
 	}
 	old := s.state.Swap(st)
+	s.date.setServer(st.software)
 	// Requests in flight may still use the old state's roots for a while.
 	time.AfterFunc(cfg.ShutdownTimeout.Duration+time.Minute, old.close)
 	return nil
@@ -490,11 +498,21 @@ func (s *Server) track(c *conn, add bool) {
 // arrived and still be answered with it.
 const dateLag = 2
 
-// dateCache keeps the Date header line for the current second.
+// dateCache keeps the Date header line for the current second, with the
+// Server line after it.
 type dateCache struct {
-	sec  atomic.Int64
-	line atomic.Pointer[[]byte]
-	mu   sync.Mutex
+	sec    atomic.Int64
+	line   atomic.Pointer[[]byte]
+	mu     sync.Mutex
+	server string // "Server: ...\r\n"; set before serving, and by setServer
+}
+
+// setServer changes the Server line the next responses show.
+func (d *dateCache) setServer(software string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.server = "Server: " + software + "\r\n"
+	d.line.Store(nil)
 }
 
 // get returns "Date: ...\r\n" + the Server line for now.
@@ -515,7 +533,8 @@ func (d *dateCache) get(now time.Time) []byte {
 		b := make([]byte, 0, 64)
 		b = append(b, "Date: "...)
 		b = now.UTC().AppendFormat(b, httpTimeFormat)
-		b = append(b, "\r\n"+serverHeader...)
+		b = append(b, "\r\n"...)
+		b = append(b, d.server...)
 		d.line.Store(&b)
 		d.sec.Store(sec)
 	}

@@ -118,7 +118,7 @@ func RenderSSI(cfg *Config, path, query string, out, errw io.Writer) (int, error
 			Method: "GET", RequestURI: target, Proto: "HTTP/1.1", Scheme: "http",
 			ScriptFilename: file, ScriptName: string(clean), QueryString: query, DocumentRoot: s.dir,
 			ContextDocumentRoot: s.dir, RemoteAddr: "127.0.0.1", RemotePort: "0", ServerName: s.name,
-			ServerPort: "80", ServerAddr: "127.0.0.1", ServerAdmin: s.serverAdmin, ServerSoftware: "pwebs/" + Version,
+			ServerPort: "80", ServerAddr: "127.0.0.1", ServerAdmin: s.serverAdmin, ServerSoftware: st.software,
 			Client: "pwebs ssi",
 		},
 	}

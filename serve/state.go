@@ -28,6 +28,8 @@ type state struct {
 	// expires gives the Cache-Control of static responses by type; nil
 	// when expires is not set.
 	expires *expiresTable
+	// software names pwebs (server_tokens).
+	software string
 	// extraList is headers sorted by name; extraHeaders, the same
 	// rendered as header lines.
 	extraList    []cgi.Field
@@ -104,6 +106,7 @@ func newState(cfg *Config, log *slog.Logger, stats *Stats, cgiHandler *cgi.Handl
 		st.types = cfg.types
 	}
 	st.expires = newExpires(cfg.Expires)
+	st.software = software(cfg.ServerTokens)
 	st.extraList, st.extraHeaders = extraFields(cfg.Headers)
 	def, err := newSite(0, cfg.ServerName, cfg.DocumentRoot, cfg, stats)
 	if err != nil {
