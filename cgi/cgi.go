@@ -63,6 +63,15 @@ type ResponseWriter interface {
 	Raw() (io.Writer, error)
 }
 
+// A RedirectNoter is a ResponseWriter told, before WriteHeader, that the
+// script sent a Location to another site and no Status: the 302 that
+// follows is the server's doing, and the body only a courtesy. A script's
+// own "Status: 302" is not noted. (An SSI include tells the two apart, as
+// Apache's mod_include does.)
+type RedirectNoter interface {
+	NoteRedirect(location string)
+}
+
 // Result says what a run did, for serve and its access log.
 type Result struct {
 	// LocalRedirect, when not empty, is a local path (with its query) the

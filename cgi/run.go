@@ -483,6 +483,9 @@ func (r *run) output(ctx context.Context, w ResponseWriter) (Result, error) {
 		return Result{LocalRedirect: local}, nil
 	}
 	res := Result{Status: status}
+	if rn, ok := w.(RedirectNoter); ok && hdr.Status == 0 && status == 302 {
+		rn.NoteRedirect(hdr.location())
+	}
 	if err := w.WriteHeader(status, hdr.Fields); err != nil {
 		return res, r.fail(ctx, fmt.Errorf("cgi: writing response header: %w", err), false)
 	}

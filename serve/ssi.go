@@ -891,6 +891,7 @@ func (r *ssiRun) runSub(w io.Writer, sc *script, query string, redirects int, ex
 		req.Extra = append(req.Extra, cgi.Field{Name: "QUERY_STRING_UNESCAPED", Value: ssi.QueryStringUnescaped(q)})
 	}
 	sw := &subWriter{w: w, run: r}
+	var _ cgi.RedirectNoter = sw
 	res, err := h.Serve(r.ctx, sw, req)
 	if err != nil {
 		return fmt.Errorf("%s: %w", sc.file, err)
@@ -923,19 +924,13 @@ type subWriter struct {
 	redirect string // where a script that redirected to another site pointed; its body is dropped
 }
 
-// WriteHeader notes a redirect: a Location to an absolute URL with no
-// Status, which the handler answers as 302.
-func (sw *subWriter) WriteHeader(status int, fields []cgi.Field) error {
-	if status != 302 {
-		return nil
-	}
-	for _, f := range fields {
-		if strings.EqualFold(f.Name, "Location") {
-			sw.redirect = f.Value
-		}
-	}
-	return nil
-}
+// WriteHeader does nothing: an included script's header is not sent.
+func (sw *subWriter) WriteHeader(status int, fields []cgi.Field) error { return nil }
+
+// NoteRedirect records a Location to another site sent with no Status:
+// the script's body is dropped, and the include is an error (a link, for
+// exec cgi). A script's own Status: 302 is included like any other.
+func (sw *subWriter) NoteRedirect(location string) { sw.redirect = location }
 
 func (sw *subWriter) Write(p []byte) (int, error) {
 	if sw.redirect != "" {

@@ -321,8 +321,8 @@ var ssiEnvFiles = map[string]string{
 	"htdocs/t/incenv.shtml": `<!--#set var="myvar" value="v" --><!--#include virtual="/cgi-bin/env.sh/p?a=1" -->
 <!--#include virtual="/q/cgienv.shtml?n=%41" -->`,
 	"htdocs/q/cgienv.shtml": `<!--#include virtual="/cgi-bin/env.sh" -->`,
-	"htdocs/t/status.shtml": `1:<!--#include virtual="/cgi-bin/status.sh" -->|2:<!--#include virtual="/cgi-bin/away.sh" -->|3:<!--#include virtual="/cgi-bin/here.sh" -->|`,
-	"htdocs/t/exec.shtml":   `1:<!--#exec cgi="/cgi-bin/away.sh" -->|2:<!--#exec cgi="/cgi-bin/status.sh" -->|`,
+	"htdocs/t/status.shtml": `1:<!--#include virtual="/cgi-bin/status.sh" -->|2:<!--#include virtual="/cgi-bin/away.sh" -->|3:<!--#include virtual="/cgi-bin/here.sh" -->|4:<!--#include virtual="/cgi-bin/s302.sh" -->|`,
+	"htdocs/t/exec.shtml":   `1:<!--#exec cgi="/cgi-bin/away.sh" -->|2:<!--#exec cgi="/cgi-bin/status.sh" -->|3:<!--#exec cgi="/cgi-bin/s302.sh" -->|`,
 	"htdocs/t/inc.txt":      "included text\n",
 	"htdocs/t/empty/":       "",
 	"htdocs/t/dirstat.shtml": `<!--#config sizefmt="bytes" timefmt="%s" -->` +
@@ -341,13 +341,16 @@ printf 'Location: http://example.com/a?b&c\n\nredirect body\n'
 	"cgi-bin/here.sh": `#!/bin/sh
 printf 'Location: /t/inc.txt\n\n'
 `,
+	"cgi-bin/s302.sh": `#!/bin/sh
+printf 'Status: 302 Found\nLocation: http://example.com/x\nContent-Type: text/plain\n\ns302 body\n'
+`,
 }
 
 func startSSIEnvServer(t *testing.T, extra string) *testServer {
 	t.Helper()
 	conf := "[cgi]\ndirs = { \"/cgi-bin/\" = \"cgi-bin\" }\n" + extra
 	ts := startServerWith(t, conf, ssiEnvFiles)
-	for _, s := range []string{"env.sh", "status.sh", "away.sh", "here.sh"} {
+	for _, s := range []string{"env.sh", "status.sh", "away.sh", "here.sh", "s302.sh"} {
 		must(t, os.Chmod(filepath.Join(ts.dir, "cgi-bin", s), 0o755))
 	}
 	return ts
@@ -518,13 +521,13 @@ func TestSSIIncludedCGIEnv(t *testing.T) {
 func TestSSIIncludedCGIStatus(t *testing.T) {
 	ts := startSSIEnvServer(t, "[ssi]\nexec = true\n")
 	const errmsg = "[an error occurred while processing this directive]"
-	if _, body := ts.get("/t/status.shtml"); body != "1:not found body\n|2:"+errmsg+"|3:included text\n|" {
+	if _, body := ts.get("/t/status.shtml"); body != "1:not found body\n|2:"+errmsg+"|3:included text\n|4:s302 body\n|" {
 		t.Errorf("include virtual: %q", body)
 	}
 	waitFor(t, "the redirect in the error log", func() bool {
 		return strings.Contains(ts.errlog.String(), "away.sh redirected to http://example.com/a?b&c")
 	})
-	want := `1:<a href="http://example.com/a?b&amp;c">http://example.com/a?b&amp;c</a>|2:not found body` + "\n|"
+	want := `1:<a href="http://example.com/a?b&amp;c">http://example.com/a?b&amp;c</a>|2:not found body` + "\n|3:s302 body\n|"
 	if _, body := ts.get("/t/exec.shtml"); body != want {
 		t.Errorf("exec cgi:\ngot  %q\nwant %q", body, want)
 	}
