@@ -42,6 +42,7 @@ type Record struct {
 	OrigStatus  int           // %s: the status before an internal redirect; 0 means the same as Status
 	BodyBytes   int64         // %b ("-" when 0) and %B: body bytes sent
 	HeadBytes   int64         // bytes of the response head; %O prints HeadBytes+BodyBytes (no interim 100 Continue)
+	InBytes     int64         // %I: bytes received, the request head and the body read (chunk framing aside); %S prints InBytes+HeadBytes+BodyBytes
 	Aborted     bool          // %X prints "X": the client went away before the response was sent whole
 	KeepAlive   bool          // %X prints "+" (else "-"): the connection may carry another request
 	KeepAlives  int           // %k: requests read on the connection before this one
@@ -126,6 +127,8 @@ const (
 	opLocalPort
 	opRemotePort
 	opBytesSent
+	opBytesReceived
+	opBytesBoth
 	opConnStatus
 	opKeepAlives
 )
@@ -222,7 +225,7 @@ func ParseFormat(s string) (*Format, error) {
 			f.duration = true
 		case it.end:
 			f.duration = true
-		case it.op == opRespHeader, it.op == opBytesSent:
+		case it.op == opRespHeader, it.op == opBytesSent, it.op == opBytesBoth:
 			f.respHead = true
 		}
 	}
@@ -329,8 +332,10 @@ modifiers:
 		it.op = opKeepAlives
 	case 'O':
 		it.op = opBytesSent
-	case 'I', 'S':
-		return bad("not supported: pwebs does not count the bytes of request heads (%%O, the bytes sent, is supported)")
+	case 'I':
+		it.op = opBytesReceived
+	case 'S':
+		it.op = opBytesBoth
 	case 'f':
 		return bad("not supported: pwebs does not record the file that answered a request")
 	case 'R':
@@ -535,6 +540,10 @@ func (f *Format) Append(dst []byte, r *Record) []byte {
 			dst = strconv.AppendInt(dst, max(r.BodyBytes, 0), 10)
 		case opBytesSent:
 			dst = strconv.AppendInt(dst, max(r.HeadBytes, 0)+max(r.BodyBytes, 0), 10)
+		case opBytesReceived:
+			dst = strconv.AppendInt(dst, max(r.InBytes, 0), 10)
+		case opBytesBoth:
+			dst = strconv.AppendInt(dst, max(r.InBytes, 0)+max(r.HeadBytes, 0)+max(r.BodyBytes, 0), 10)
 		case opConnStatus:
 			switch {
 			case r.Aborted:

@@ -105,8 +105,6 @@ func TestParseFormatErrors(t *testing.T) {
 		{"%{x}a", "{c}"},
 		{"%1000{Referer}i", "at most 3 digits"},
 		{"%e", "a name in braces is required"},
-		{"%I", `"%I" at byte 0: not supported`},
-		{"%h %S", `"%S" at byte 3: not supported`},
 		{"%f", "not supported"},
 		{"%{x}R", "not supported"},
 		{"%Z", "unknown"},
@@ -191,6 +189,8 @@ func TestAppend(t *testing.T) {
 		{"%X %k %O", func(r *Record) { r.KeepAlive, r.KeepAlives, r.HeadBytes = true, 2, 225 }, "+ 2 2551"},
 		{"%X", func(r *Record) { r.Aborted, r.KeepAlive = true, true }, "X"},
 		{"%O %k", func(r *Record) { r.BodyBytes, r.KeepAlives = 0, -1 }, "0 0"},
+		{"%I %O %S", func(r *Record) { r.InBytes, r.HeadBytes = 80, 200 }, "80 2526 2606"},
+		{"%I %S", func(r *Record) { r.InBytes, r.HeadBytes, r.BodyBytes = -1, 0, 0 }, "0 0"},
 		{"%L %{UNIQUE_ID}e|%{HTTPS}e%l", nil, "- -|--"},
 		{"%200{FOO}e %!200X", nil, "- -"},
 	}
@@ -581,6 +581,8 @@ func TestUses(t *testing.T) {
 		{"%h %!200{Location}o %D", true, true},
 		{"%{Referer}i %{c}a", false, false},
 		{"%O", false, true},
+		{"%S", false, true},
+		{"%I", false, false},
 		{"%X %k %L %{A}e %B", false, false},
 	}
 	for _, tt := range tests {

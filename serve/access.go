@@ -92,6 +92,8 @@ func (r *Request) Field(name string, from int) ([]byte, int, bool) {
 
 // logRequest records the answered request in the access log.
 func (c *conn) logRequest() {
+	in := int64(c.headBytes)
+	c.headBytes = 0 // the next request's head is counted afresh
 	al := c.srv.access
 	if al == nil || c.srv.accessSwitch != nil && !c.srv.accessSwitch.LogsAccess() {
 		return
@@ -114,7 +116,8 @@ func (c *conn) logRequest() {
 		Status:      c.resp.status,
 		OrigStatus:  c.resp.origStatus,
 		BodyBytes:   c.resp.bodyBytes,
-		HeadBytes:   int64(len(c.respHead)), // kept when the format prints %O
+		HeadBytes:   int64(len(c.respHead)), // kept when the format prints %O or %S
+		InBytes:     in + max(c.bodyReader.total, 0),
 		Aborted:     c.broken,
 		KeepAlive:   !c.closeAfter,
 		KeepAlives:  c.nreq - 1,

@@ -325,3 +325,27 @@ func TestAccessLogCutHead(t *testing.T) {
 		t.Errorf("line %q", lines[0])
 	}
 }
+
+// TestBytesReceived: %I is the request's head and the body bytes read,
+// and %S adds %O, as mod_logio counts them.
+func TestBytesReceived(t *testing.T) {
+	ts := startCGIServerTop(t, "[log]\naccess = \"logs/access_log\"\nformat = \"%I %O %S\"\nerror = \"-\"\n", "")
+	get := "GET /digits.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+	post := "POST /cgi-bin/echo-body.sh HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+	bad := "GET /x HTTP/1.1\r\nHost: a b\r\n\r\n"
+	rc := ts.dial()
+	rc.send(get + post)
+	rc.read("GET")
+	rc.read("POST")
+	ts.roundTrip(bad)
+	lines := ts.accessLines()
+	if len(lines) != 3 {
+		t.Fatalf("lines: %q", lines)
+	}
+	for i, want := range []int{len(get), len(post), len(bad)} {
+		var in, out, sum int
+		if _, err := fmt.Sscanf(lines[i], "%d %d %d", &in, &out, &sum); err != nil || in != want || out <= 0 || sum != in+out {
+			t.Errorf("line %d %q: want %%I %d and %%S = %%I + %%O", i, lines[i], want)
+		}
+	}
+}

@@ -123,9 +123,11 @@ type conn struct {
 	authUser       string // the user the request authenticated as (auth), "" for none
 
 	// The request head being read (see readRequest).
-	scan     int  // where headEnd goes on
-	waiting  bool // no byte of the next request yet
-	parkable bool // the read's deadline is the park delay
+	scan int // where headEnd goes on
+	// headBytes is the length of the current request's head (%I).
+	headBytes int
+	waiting   bool // no byte of the next request yet
+	parkable  bool // the read's deadline is the park delay
 
 	rawSt   int                   // readServe's answer, set by serveRaw
 	serveFn func(fd uintptr) bool // serveRaw, bound once
@@ -447,6 +449,7 @@ func (c *conn) parseHead() (int, bool) {
 			return c.tooLarge(data[:n]), true
 		}
 		c.nreq++
+		c.headBytes = n
 		if st == 0 {
 			c.rpos += n
 		} // else the head stays, for answerMalformed to log its first line

@@ -169,6 +169,10 @@ func (c *conn) answerMalformed(status int) {
 	c.linger = true
 	// The head may be partly parsed: log the raw first line, not fields.
 	line := firstLine(c.rbuf[c.rpos:c.rend])
+	if c.headBytes == 0 {
+		// The head was not read whole: what was received of it.
+		c.headBytes = min(c.rend-c.rpos, int(c.st.cfg.MaxHeaderBytes))
+	}
 	c.req.reset()
 	c.req.Line = line
 	c.writeError(status)
