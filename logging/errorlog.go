@@ -129,7 +129,7 @@ func (h *handler) Handle(_ context.Context, r slog.Record) error {
 		r.Attrs(func(a slog.Attr) bool {
 			switch a.Key {
 			case ClientKey:
-				client = string(appendEscaped(nil, a.Value.Resolve().String()))
+				client = string(appendEscaped(nil, apacheClient(a.Value.Resolve().String())))
 			case RefererKey:
 				referer, hasReferer = a.Value.Resolve(), true
 			}
@@ -179,7 +179,7 @@ func (h *handler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	h2.attrs = append([]byte(nil), h.attrs...)
 	for _, a := range attrs {
 		if h.prefix == "" && a.Key == ClientKey {
-			h2.client = string(appendEscaped(nil, a.Value.Resolve().String()))
+			h2.client = string(appendEscaped(nil, apacheClient(a.Value.Resolve().String())))
 			continue
 		}
 		if h.prefix == "" && a.Key == RefererKey {
@@ -272,4 +272,14 @@ func appendMessage(dst []byte, s string) []byte {
 		dst = append(dst, '"')
 		s = s[i+1:]
 	}
+}
+
+// apacheClient writes a client address as Apache's error log does: an
+// IPv6 address without brackets before its port ("::1:41004", not
+// "[::1]:41004").
+func apacheClient(addr string) string {
+	if i := strings.Index(addr, "]:"); i > 0 && addr[0] == '[' {
+		return addr[1:i] + addr[i+1:]
+	}
+	return addr
 }
