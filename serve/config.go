@@ -321,7 +321,7 @@ func (c *Config) decode(data []byte, override func(*Config)) (*Config, error) {
 		return nil, &ConfigError{Problems: []string{fmt.Sprintf("%s:%s", c.file, perr)}}
 	}
 	file, base := c.file, c.base
-	p := &problems{file: file, lines: scan.lines}
+	p := &problems{file: file, lines: scan.lines, cols: scan.cols}
 	for _, k := range checkValueKinds(p, scan) {
 		data = scan.blank(data, scan.lines[k])
 	}
@@ -375,17 +375,18 @@ func (p *problems) decodeProblems(err error) {
 	var strict *toml.StrictMissingError
 	if errors.As(err, &strict) {
 		for _, e := range strict.Errors {
-			line, _ := e.Position()
-			p.addLine(line, fmt.Sprintf("%s:%d: key %q: unknown key", p.file, line, displayKey(arrayKey(e.Key(), line, p.lines))))
+			line, col := e.Position()
+			key := p.keyAt(arrayKey(e.Key(), line, p.lines), line, col)
+			p.addLine(line, fmt.Sprintf("%s:%d: key %q: unknown key", p.file, line, displayKey(key)))
 		}
 		return
 	}
 	var de *toml.DecodeError
 	if errors.As(err, &de) {
-		line, _ := de.Position()
+		line, col := de.Position()
 		msg := humanDecodeError(strings.TrimPrefix(de.Error(), "toml: "))
 		if key := de.Key(); len(key) > 0 {
-			path := arrayKey(key, line, p.lines)
+			path := p.keyAt(arrayKey(key, line, p.lines), line, col)
 			p.markBad(path)
 			p.addLine(line, fmt.Sprintf("%s:%d: key %q: %s", p.file, line, displayKey(path), msg))
 			return
@@ -394,6 +395,30 @@ func (p *problems) decodeProblems(err error) {
 		return
 	}
 	p.addLine(0, fmt.Sprintf("%s: %v", p.file, err))
+}
+
+// keyAt narrows a key go-toml reported at line and col to the key written
+// there: go-toml names an inline table or list as a whole ("redirects") and
+// an unknown key inside one by its own name ("stat"). Of the keys on that
+// line that extend key, or end with its last part, the one starting last
+// at or before col is the one; key itself when there is none.
+func (p *problems) keyAt(key string, line, col int) string {
+	last := key
+	if i := strings.LastIndexByte(key, '.'); i >= 0 {
+		last = key[i+1:]
+	}
+	best, bestCol := key, -1
+	for k, l := range p.lines {
+		if l != line || (k != key && !strings.HasPrefix(k, key+".") && !strings.HasSuffix(k, "."+last)) {
+			continue
+		}
+		c := p.cols[k]
+		if c > col || c < bestCol || c == bestCol && len(k) <= len(best) {
+			continue
+		}
+		best, bestCol = k, c
+	}
+	return best
 }
 
 // arrayKey turns a go-toml key path into one of keyLines's, with the index
@@ -417,7 +442,7 @@ func arrayKey(key []string, line int, lines map[string]int) string {
 	return key[0] + "." + strconv.Itoa(best) + "." + strings.Join(key[1:], ".")
 }
 
-var goTypeRE = regexp.MustCompile(`^cannot decode TOML (\w+) into struct field \S+ of type (\S+)$`)
+var goTypeRE = regexp.MustCompile(`^cannot decode TOML ([\w ]+?) into (?:struct field \S+ of type )?(\S+)$`)
 
 // humanDecodeError rewrites go-toml's type errors without Go type names.
 func humanDecodeError(msg string) string {
@@ -425,12 +450,19 @@ func humanDecodeError(msg string) string {
 	if m == nil {
 		return msg
 	}
+	typ := strings.TrimPrefix(m[2], "*")
 	want := map[string]string{
 		"int": "an integer", "int64": "an integer", "bool": "true or false", "string": "a string",
-		"[]string": "a list of strings", "*[]string": "a list of strings", "*bool": "true or false",
-		"*string": "a string", "map[string]string": "a table of strings",
-	}[m[2]]
-	if want == "" {
+		"[]string": "a list of strings", "map[string]string": "a table of strings",
+		"map[string]conf.Duration": "a table of durations",
+	}[typ]
+	switch {
+	case want != "":
+	case strings.HasPrefix(typ, "[]"):
+		want = "a list of tables, [{ ... }]"
+	case strings.HasPrefix(typ, "map["):
+		want = "a table"
+	default:
 		want = "another type"
 	}
 	return fmt.Sprintf("want %s, not %s %s", want, article(m[1]), m[1])
@@ -451,6 +483,10 @@ type keyScan struct {
 	// validation errors can name a line. Array tables are numbered from 0
 	// in the path. Tables map to the line of their header.
 	lines map[string]int
+	// cols maps the same keys to the column their key (or, for a list's
+	// element, its value) starts at, so that a decoder's error inside an
+	// inline table or list can be put on its own key.
+	cols map[string]int
 	// kinds maps every key to the kind of its value.
 	kinds map[string]unstable.Kind
 	// exprs holds the first line of every top-level expression (a table
@@ -482,14 +518,21 @@ func scanKeys(data []byte) (*keyScan, error) {
 	p.Reset(data)
 	scan := &keyScan{
 		lines: make(map[string]int),
+		cols:  make(map[string]int),
 		kinds: make(map[string]unstable.Kind),
 		last:  bytes.Count(data, []byte("\n")) + 1,
 	}
-	lines, kinds := scan.lines, scan.kinds
+	lines, cols, kinds := scan.lines, scan.cols, scan.kinds
 	var table []string
 	counts := make(map[string]int)
 	lineOf := func(n *unstable.Node) int {
 		return p.Shape(n.Raw).Start.Line
+	}
+	colOf := func(n *unstable.Node) int {
+		if n.Raw.Length == 0 {
+			return 0
+		}
+		return p.Shape(n.Raw).Start.Column
 	}
 	keyOf := func(it unstable.Iterator) (parts []string, first *unstable.Node) {
 		for it.Next() {
@@ -525,6 +568,7 @@ func scanKeys(data []byte) (*keyScan, error) {
 				el := append(slices.Clone(full), strconv.Itoa(i))
 				elLine := valueLine(it.Node(), line)
 				lines[strings.Join(el, ".")] = elLine
+				cols[strings.Join(el, ".")] = colOf(it.Node())
 				line = elLine
 				walkValue(el, it.Node(), elLine)
 			}
@@ -541,6 +585,7 @@ func scanKeys(data []byte) (*keyScan, error) {
 			full := append(slices.Clone(prefix), parts...)
 			if first != nil {
 				lines[strings.Join(full, ".")] = lineOf(first)
+				cols[strings.Join(full, ".")] = colOf(first)
 				kinds[strings.Join(full, ".")] = kv.Value().Kind
 				walkValue(full, kv.Value(), lineOf(first))
 			}
@@ -574,6 +619,7 @@ func scanKeys(data []byte) (*keyScan, error) {
 			full := append(slices.Clone(table), parts...)
 			if first != nil {
 				lines[strings.Join(full, ".")] = lineOf(first)
+				cols[strings.Join(full, ".")] = colOf(first)
 				kinds[strings.Join(full, ".")] = e.Value().Kind
 				scan.exprs = append(scan.exprs, expr{line: lineOf(first)})
 				walkValue(full, e.Value(), lineOf(first))
@@ -715,6 +761,7 @@ func kindName(k unstable.Kind) string {
 type problems struct {
 	file     string
 	lines    map[string]int    // see keyScan.lines
+	cols     map[string]int    // see keyScan.cols
 	flags    map[string]string // keys set by command-line flags, and the flags
 	bad      map[string]bool   // keys whose values could not be decoded
 	list     []problem
@@ -1088,7 +1135,7 @@ func (c *Config) validate(p *problems) {
 	}
 	c.checkAuth(p, "auth", c.Auth)
 	checkRestrict(p, "restrict", c.Restrict)
-	checkHeaders(p, "headers", c.Headers)
+	checkHeaders(p, "headers", c.Headers, len(c.Expires) > 0)
 	// A log inside a document root would be served to anyone.
 	roots := []string{c.DocumentRoot}
 	for _, v := range c.VHost {

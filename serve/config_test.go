@@ -173,7 +173,7 @@ func TestConfigEveryProblem(t *testing.T) {
 			`p.conf:10: key "log.level": `,
 			`p.conf:12: key "vhost[0].names": want a list of strings, not an integer`,
 			`p.conf:13: key "vhost[0].document_root": BASE/nope: no such file or directory`,
-			`p.conf:16: key "vhost[1].names": want a string, not an integer`,
+			`p.conf:16: key "vhost[1].names[1]": want a string, not an integer`,
 			`p.conf:17: key "vhost[1].document_root": want a string, not an integer`,
 		}},
 		{"list element", "[cgi]\n\n\n\nextensions = [\".cgi\", \"cgi\"]\n", []string{
@@ -181,6 +181,15 @@ func TestConfigEveryProblem(t *testing.T) {
 		}},
 		{"list element on its own line", "document_root = \"htdocs\"\nindex = [\n  \"index.html\",\n  \"../up.html\",\n]\n", []string{
 			`p.conf:4: key "index": "../up.html" is not a plain file name`,
+		}},
+		{"errors inside inline tables and lists name their own key", "expires = { \"image/*\" = \"1d\", \"text/css\" = \"soon\" }\n" +
+			"redirects = [{ from = \"/z\", to = \"/y\" }, { from = \"/a\", to = \"/b\", status = \"301\" }]\n" +
+			"auth = { prefix = \"/p\" }\n[error_pages]\n500 = 7\n[[vhost]]\nnames = [\"a\"]\ndocument_root = \"htdocs\"\nredirects = [{ from = \"/a\", to = \"/b\", staus = 301 }]\n", []string{
+			`p.conf:1: key "expires.text/css": invalid duration "soon"`,
+			`p.conf:2: key "redirects[1].status": want an integer, not a string`,
+			`p.conf:3: key "auth": want a list of tables, [{ ... }], not an inline table`,
+			`p.conf:5: key "error_pages.500": want a string, not an integer`,
+			`p.conf:9: key "vhost[0].redirects[0].staus": unknown key`,
 		}},
 		{"validation in line order", "[log]\nlevel = \"loud\"\n\n[cgi]\ntimeout = \"0s\"\n[ssi]\nmax_depth = 0\n", []string{
 			`p.conf:2: key "log.level": `,
