@@ -2,6 +2,7 @@ package serve
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
@@ -59,7 +60,7 @@ type userFile struct {
 	mtime    time.Time
 	checked  time.Time           // when the file was last stat-ed
 	verified map[[32]byte]string // sha256(user NUL password) -> user
-	warned   bool                // a failed re-read was logged
+	err      error               // why the file cannot be read now; nil when it can
 }
 
 // maxVerified bounds the credentials remembered; past it they are
@@ -86,14 +87,23 @@ func readUsers(path string) (f *htpasswd.File, fi os.FileInfo, users, bad int, e
 	if fi, err = os.Stat(path); err != nil {
 		return nil, nil, 0, 0, err
 	}
-	f, err = htpasswd.NewFromReader(bytes.NewReader(data), htpasswdFormats, func(error) { bad++ })
+	// A user named twice is the first line's, as Apache reads the file.
+	var kept bytes.Buffer
+	seen := map[string]bool{}
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		name, _, _ := strings.Cut(line, ":")
+		if line == "" || seen[name] {
+			continue
+		}
+		seen[name] = true
+		users++
+		kept.WriteString(line)
+		kept.WriteByte('\n')
+	}
+	f, err = htpasswd.NewFromReader(&kept, htpasswdFormats, func(error) { bad++ })
 	if err != nil {
 		return nil, nil, 0, 0, err
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.TrimSpace(line) != "" {
-			users++
-		}
 	}
 	return f, fi, users - bad, bad, nil
 }
@@ -117,19 +127,25 @@ func authZones(list []Auth) []*authZone {
 }
 
 // match reports whether user and password are in the file, reading the
-// file again if it changed (at most once a second).
-func (uf *userFile) match(user, password string, log *slog.Logger) bool {
+// file again if it changed (at most once a second). It returns an error,
+// and no user matches, while the file cannot be read.
+func (uf *userFile) match(user, password string, log *slog.Logger) (bool, error) {
 	key := sha256.Sum256([]byte(user + "\x00" + password))
 	uf.mu.Lock()
 	uf.refresh(log)
+	if uf.err != nil {
+		err := uf.err
+		uf.mu.Unlock()
+		return false, err
+	}
 	if u, ok := uf.verified[key]; ok && u == user {
 		uf.mu.Unlock()
-		return true
+		return true, nil
 	}
 	f := uf.file
 	uf.mu.Unlock()
 	if !f.Match(user, password) {
-		return false
+		return false, nil
 	}
 	uf.mu.Lock()
 	if uf.file == f {
@@ -139,7 +155,7 @@ func (uf *userFile) match(user, password string, log *slog.Logger) bool {
 		uf.verified[key] = user
 	}
 	uf.mu.Unlock()
-	return true
+	return true, nil
 }
 
 // exists reports whether the file names user.
@@ -152,7 +168,9 @@ func (uf *userFile) exists(user string) bool {
 
 // refresh re-reads the file when its size or time changed, checking at
 // most once a second; uf.mu is held. A file that cannot be read any more
-// (after pwebs dropped its privileges, say) keeps the users last read.
+// (removed, or made unreadable to pwebs's user) lets no one in until it
+// can be read again, as Apache answers 500 then: a user taken out of it
+// must not keep access.
 func (uf *userFile) refresh(log *slog.Logger) {
 	now := time.Now()
 	if now.Sub(uf.checked) < time.Second {
@@ -160,7 +178,7 @@ func (uf *userFile) refresh(log *slog.Logger) {
 	}
 	uf.checked = now
 	fi, err := os.Stat(uf.path)
-	if err == nil && fi.Size() == uf.size && fi.ModTime().Equal(uf.mtime) {
+	if err == nil && uf.err == nil && fi.Size() == uf.size && fi.ModTime().Equal(uf.mtime) {
 		return
 	}
 	var nf *htpasswd.File
@@ -169,16 +187,19 @@ func (uf *userFile) refresh(log *slog.Logger) {
 		nf, fi, _, bad, err = readUsers(uf.path)
 	}
 	if err != nil {
-		if !uf.warned {
-			uf.warned = true
-			log.Warn(fmt.Sprintf("cannot read the users file %s again (%v): the users read before still apply", uf.path, err))
+		if uf.err == nil {
+			log.Error(fmt.Sprintf("cannot read the users file %s (%v): its zones answer 500 until it can be read", uf.path, err))
 		}
+		uf.err, uf.verified = err, nil
 		return
+	}
+	if uf.err != nil {
+		log.Log(context.Background(), logging.LevelNotice, "the users file "+uf.path+" can be read again")
 	}
 	if bad > 0 {
 		log.Warn(fmt.Sprintf("users file %s: %d lines are not \"user:hash\" with a hash pwebs accepts; those users cannot log in", uf.path, bad))
 	}
-	uf.file, uf.size, uf.mtime, uf.verified, uf.warned = nf, fi.Size(), fi.ModTime(), nil, false
+	uf.file, uf.size, uf.mtime, uf.verified, uf.err = nf, fi.Size(), fi.ModTime(), nil, nil
 }
 
 // authZoneFor returns the zone the clean path p is in, or nil.
@@ -196,36 +217,55 @@ func (s *site) authZoneFor(p []byte) *authZone {
 // challenge) and logged a wrong user or password as Apache words it, which
 // fail2ban's apache-auth filter reads.
 func (c *conn) authorize(z *authZone, p []byte) bool {
-	v, _ := c.req.Lookup("Authorization")
-	if user, password, ok := basicCredentials(v); ok {
-		if z.users.match(user, password, c.srv.log) {
-			c.authUser = user
-			return true
-		}
-		var msg string
-		if z.users.exists(user) {
-			msg = fmt.Sprintf("user %s: authentication failure for %s: Password Mismatch", user, strconv.Quote(string(p)))
-		} else {
-			msg = fmt.Sprintf("user %s not found: %s", user, p)
-		}
+	v, sent := c.req.Lookup("Authorization")
+	user, password, ok := basicCredentials(v)
+	matched, err := false, error(nil)
+	if ok {
+		matched, err = z.users.match(user, password, c.srv.log)
+	}
+	var msg string
+	switch {
+	case err != nil:
+		// The users file cannot be read: no one is let in (and no one is
+		// told to try another password).
+		c.writeError(500)
+		return false
+	case matched:
+		c.authUser = user
+		return true
+	case ok && z.users.exists(user):
+		msg = fmt.Sprintf("user %s: authentication failure for \"%s\": Password Mismatch", user, p)
+	case ok:
+		msg = fmt.Sprintf("user %s not found: %s", user, p)
+	case sent && !(len(v) >= 6 && strings.EqualFold(string(v[:6]), "basic ")):
+		msg = fmt.Sprintf("client used wrong authentication scheme: %s", p)
+	}
+	if msg != "" {
+		// Apache's words (AH01617, AH01618, AH01614), which fail2ban's
+		// apache-auth filter reads.
 		c.srv.log.Error(msg, "client", c.remoteAddr(), logging.RefererKey, c.referer())
 	}
 	c.writeErrorWith(401, "WWW-Authenticate", z.challenge)
 	return false
 }
 
-// basicCredentials decodes an Authorization field of the Basic scheme.
+// basicCredentials decodes an Authorization field of the Basic scheme,
+// with or without base64's padding. The user may be empty (no one has
+// that name); it may hold no control character.
 func basicCredentials(v []byte) (user, password string, ok bool) {
 	const prefix = "basic "
 	if len(v) < len(prefix) || !strings.EqualFold(string(v[:len(prefix)]), prefix) {
 		return "", "", false
 	}
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(v[len(prefix):])))
+	b64 := strings.TrimSpace(string(v[len(prefix):]))
+	raw, err := base64.StdEncoding.DecodeString(b64)
 	if err != nil {
-		return "", "", false
+		if raw, err = base64.RawStdEncoding.DecodeString(b64); err != nil {
+			return "", "", false
+		}
 	}
 	user, password, ok = strings.Cut(string(raw), ":")
-	if !ok || user == "" || strings.IndexFunc(user, func(r rune) bool { return r < ' ' || r == 0x7f }) >= 0 {
+	if !ok || strings.IndexFunc(user, func(r rune) bool { return r < ' ' || r == 0x7f }) >= 0 {
 		return "", "", false
 	}
 	return user, password, true

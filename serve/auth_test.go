@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"crypto/sha1"
 	"encoding/base64"
 	"os"
 	"path/filepath"
@@ -126,6 +127,53 @@ func TestAuth(t *testing.T) {
 	if resp, _ := ts.get(path, "Authorization", basic("alice", "pa:ss word")); resp.StatusCode != 401 {
 		t.Errorf("a user removed from the file, remembered before: %d", resp.StatusCode)
 	}
+	// A users file that cannot be read lets no one in (500, as Apache),
+	// until it can be read again.
+	must(t, os.Rename(users, users+".away"))
+	time.Sleep(1100 * time.Millisecond)
+	if resp, _ := ts.get(path, "Authorization", basic("bob", "s3cret")); resp.StatusCode != 500 {
+		t.Errorf("the users file gone: %d, want 500", resp.StatusCode)
+	}
+	must(t, os.Rename(users+".away", users))
+	time.Sleep(1100 * time.Millisecond)
+	if resp, _ := ts.get(path, "Authorization", basic("bob", "s3cret")); resp.StatusCode != 200 {
+		t.Errorf("the users file back: %d, want 200", resp.StatusCode)
+	}
+	if !strings.Contains(ts.errlog.String(), "its zones answer 500 until it can be read") {
+		t.Errorf("the unreadable users file is not logged")
+	}
+}
+
+// TestAuthApacheWays: details in which pwebs reads credentials and the
+// users file as Apache does.
+func TestAuthApacheWays(t *testing.T) {
+	users := testUsers + "dup:{SHA}" + shaB64("first") + "\ndup:{SHA}" + shaB64("second") + "\n"
+	ts := startCGIServerFiles(t, authConf, "", map[string]string{"users.htpasswd": users, "htdocs/private/a.txt": "a"})
+	for _, tc := range []struct {
+		name, auth string
+		status     int
+	}{
+		{"a user named twice is the first line's", basic("dup", "first"), 200},
+		{"not the second's", basic("dup", "second"), 401},
+		{"base64 without its padding", "Basic " + base64.RawStdEncoding.EncodeToString([]byte("bob:s3cret")), 200},
+		{"an empty user", basic("", "x"), 401},
+		{"another scheme", "Bearer abc", 401},
+	} {
+		if resp, _ := ts.get("/private/a.txt", "Authorization", tc.auth); resp.StatusCode != tc.status {
+			t.Errorf("%s: %d, want %d", tc.name, resp.StatusCode, tc.status)
+		}
+	}
+	errs := ts.errlog.String()
+	for _, want := range []string{"user  not found: /private/a.txt", "client used wrong authentication scheme: /private/a.txt"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("the error log lacks %q:\n%s", want, errs)
+		}
+	}
+}
+
+func shaB64(pw string) string {
+	h := sha1.Sum([]byte(pw))
+	return base64.StdEncoding.EncodeToString(h[:])
 }
 
 func TestAuthConfig(t *testing.T) {
@@ -198,8 +246,9 @@ error_pages = { 403 = "/errors/403.html" }
 	}
 	base := t.TempDir()
 	must(t, os.Mkdir(filepath.Join(base, "htdocs"), 0o755))
-	_, err := ParseConfig("pwebs.conf", base, []byte("document_root = \"htdocs\"\nrestrict = [\n  { prefix = \"/a\", allow = [\"10.0.0.0/33\", \"localhost\"] },\n  { prefix = \"b\", allow = [\"::1\"] },\n  { prefix = \"/c\" },\n]\n"))
+	_, err := ParseConfig("pwebs.conf", base, []byte("document_root = \"htdocs\"\nrestrict = [\n  { prefix = \"/a\", allow = [\"10.0.0.0/33\", \"localhost\"] },\n  { prefix = \"b\", allow = [\"::1\"] },\n  { prefix = \"/c\" },\n  { prefix = \"/d\", allow = [\"::ffff:127.0.0.1\"] },\n]\n"))
 	want := []string{
+		`pwebs.conf:6: key "restrict[3].allow": "::ffff:127.0.0.1" is an IPv4 address written as IPv6, which no client matches: write 127.0.0.1`,
 		`pwebs.conf:3: key "restrict[0].allow": "10.0.0.0/33" is neither an address nor a network`,
 		`pwebs.conf:3: key "restrict[0].allow": "localhost" is neither`,
 		`pwebs.conf:4: key "restrict[1].prefix": "b" is not a URL path`,
@@ -285,5 +334,23 @@ func TestServerTokens(t *testing.T) {
 	if _, err := ParseConfig("pwebs.conf", base, []byte("document_root = \"htdocs\"\nserver_tokens = \"prod\"\n")); err == nil ||
 		!strings.Contains(err.Error(), `pwebs.conf:2: key "server_tokens": "prod": write "full"`) {
 		t.Errorf("a bad server_tokens: %v", err)
+	}
+}
+
+// TestSameNameTwice: expires types and header names that differ only in
+// case, and Cache-Control set both ways, are refused: which one won was
+// left to chance.
+func TestSameNameTwice(t *testing.T) {
+	base := t.TempDir()
+	must(t, os.Mkdir(filepath.Join(base, "htdocs"), 0o755))
+	_, err := ParseConfig("pwebs.conf", base, []byte("document_root = \"htdocs\"\nexpires = { \"text/css\" = \"1h\", \"TEXT/CSS\" = \"2h\" }\nheaders = { \"X-A\" = \"1\", \"x-a\" = \"2\", \"Cache-Control\" = \"no-store\" }\n"))
+	for _, w := range []string{
+		`key "expires.text/css": "TEXT/CSS" and "text/css" are the same type`,
+		`key "headers.x-a": "X-A" and "x-a" are the same field`,
+		`key "headers.Cache-Control": expires writes Cache-Control too`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("config problems lack %q: %v", w, err)
+		}
 	}
 }

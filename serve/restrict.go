@@ -68,8 +68,13 @@ func checkRestrict(p *problems, key string, list []Restrict) {
 			p.add(ek, "allow is required: the addresses and networks that may ask")
 		}
 		for j, a := range r.Allow {
-			if _, err := parseAllow(a); err != nil {
+			pr, err := parseAllow(a)
+			switch {
+			case err != nil:
 				p.addElem(ek+".allow", j, "%q is neither an address nor a network (write \"192.168.0.0/16\" or \"::1\")", a)
+			case pr.Addr().Is4In6():
+				// An IPv4 client is compared as IPv4, on any listener.
+				p.addElem(ek+".allow", j, "%q is an IPv4 address written as IPv6, which no client matches: write %s", a, pr.Addr().Unmap())
 			}
 		}
 	}
@@ -78,7 +83,7 @@ func checkRestrict(p *problems, key string, list []Restrict) {
 // checkPrefix validates the URL path prefix at key, one of a list whose
 // prefixes seen holds, and reports whether it is a path.
 func checkPrefix(p *problems, key, prefix string, seen map[string]bool) bool {
-	if msg := checkLocalPath(prefix); msg != "" {
+	if msg := prefixProblem(prefix); msg != "" {
 		p.add(key, "%q %s", prefix, msg)
 		return false
 	}
@@ -87,6 +92,27 @@ func checkPrefix(p *problems, key, prefix string, seen map[string]bool) bool {
 	}
 	seen[prefix] = true
 	return true
+}
+
+// prefixProblem returns what is wrong with a URL path prefix, or "": it
+// is matched against decoded, clean paths, so it must be one.
+func prefixProblem(prefix string) string {
+	if !strings.HasPrefix(prefix, "/") {
+		return "is not a URL path: it must start with \"/\""
+	}
+	for i := 0; i < len(prefix); i++ {
+		if prefix[i] < ' ' || prefix[i] == 0x7f {
+			return "holds a control character"
+		}
+	}
+	clean, st := cleanPath(make([]byte, 0, len(prefix)+1), []byte(prefix))
+	switch {
+	case st != 0:
+		return "is not a URL path pwebs can serve"
+	case string(clean) != prefix:
+		return fmt.Sprintf("would never match: paths are matched decoded and clean; write %q", clean)
+	}
+	return ""
 }
 
 // underPrefix reports whether the clean path p is prefix or below it,

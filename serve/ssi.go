@@ -666,7 +666,10 @@ func (r *ssiRun) accessible(p []byte) error {
 	if z != nil {
 		v, _ := r.c.req.Lookup("Authorization")
 		user, password, ok := basicCredentials(v)
-		if !ok || !z.users.match(user, password, r.c.srv.log) {
+		if !ok {
+			return errNotAllowed
+		}
+		if matched, err := z.users.match(user, password, r.c.srv.log); err != nil || !matched {
 			return errNotAllowed
 		}
 	}

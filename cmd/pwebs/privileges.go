@@ -153,7 +153,7 @@ func verifyDropped(a *account) error {
 	return nil
 }
 
-// checkAsUser tries each "r:", "w:" or "x:" path with faccessat(2) as
+// checkAsUser tries each "r:" (a folder), "g:" (a file), "w:" or "x:" path with faccessat(2) as
 // the account would, and returns what it cannot do, each as one message.
 // The checks run on a thread of their own that takes the account's
 // file-system IDs and groups (setfsuid, setfsgid and setgroups change only
@@ -192,6 +192,8 @@ func checkAsUser(a *account, checks []string) ([]string, error) {
 			switch kind {
 			case "r":
 				mode, what = unix.R_OK|unix.X_OK, "read"
+			case "g":
+				mode, what = unix.R_OK, "read"
 			case "w":
 				mode, what = unix.W_OK|unix.X_OK, "write to"
 			case "f":
@@ -211,11 +213,20 @@ func checkAsUser(a *account, checks []string) ([]string, error) {
 
 // checksAfterDrop lists what must work once pwebs runs as the account:
 // every document root readable, the log folders writable, every CGI
-// interpreter runnable and every script folder readable.
+// interpreter runnable, every script folder readable, and every users file
+// of auth readable (pwebs reads it again when it changes).
 func checksAfterDrop(cfg *serve.Config) []string {
 	checks := []string{"r:" + cfg.DocumentRoot}
+	for _, a := range cfg.Auth {
+		checks = append(checks, "g:"+a.Users)
+	}
 	for _, v := range cfg.VHost {
 		checks = append(checks, "r:"+v.DocumentRoot)
+		if v.Auth != nil {
+			for _, a := range *v.Auth {
+				checks = append(checks, "g:"+a.Users)
+			}
+		}
 	}
 	for _, p := range []string{cfg.Log.Access, cfg.Log.Error} {
 		if p == "" || p == "-" {

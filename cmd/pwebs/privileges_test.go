@@ -207,6 +207,20 @@ func TestCheckAsUser(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "user nobody cannot write to "+filepath.Join(dir, "logs", "access_log")) {
 		t.Errorf("a log file of root's: exit %d, stderr %q", code, stderr)
 	}
+	// A users file of root's, mode 600 (what htpasswd -c makes under umask
+	// 077): read at start, it could never be read again to take a user
+	// out.
+	os.Remove(filepath.Join(dir, "logs", "access_log"))
+	os.WriteFile(filepath.Join(dir, "users"), []byte("alice:$apr1$fgInUy/A$e0XDN1seykfMkzxJJhDgE0\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "auth.conf"), []byte(serveAs(t, dir)+"document_root = \"htdocs\"\nauth = [{ prefix = \"/p\", realm = \"R\", users = \"users\" }]\n[log]\naccess = \"\"\nerror = \"-\"\n"), 0o644)
+	_, stderr, code = runCmd(t, dir, "-t", "-c", filepath.Join(dir, "auth.conf"))
+	if code != 1 || !strings.Contains(stderr, "user nobody cannot read "+filepath.Join(dir, "users")) {
+		t.Errorf("a users file of root's: exit %d, stderr %q", code, stderr)
+	}
+	os.Chmod(filepath.Join(dir, "users"), 0o644)
+	if _, stderr, code := runCmd(t, dir, "-t", "-c", filepath.Join(dir, "auth.conf")); code != 0 {
+		t.Errorf("a readable users file: exit %d, %q", code, stderr)
+	}
 }
 
 // TestNotRoot runs pwebs as an ordinary user: user and group are ignored
