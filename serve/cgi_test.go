@@ -753,3 +753,16 @@ func TestErrorsCarryReferer(t *testing.T) {
 		}
 	}
 }
+
+// TestCGIDirMissingLogged: a missing script under [cgi] dirs is logged
+// with its folder's path, not the document root's.
+func TestCGIDirMissingLogged(t *testing.T) {
+	ts := startCGIServer(t, "")
+	if resp, _ := ts.get("/cgi-bin/nothere"); resp.StatusCode != 404 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	want := "File does not exist: " + filepath.Join(ts.dir, "cgi-bin", "nothere")
+	if !strings.Contains(ts.errlog.String(), want) {
+		t.Errorf("the error log lacks %q:\n%s", want, ts.errlog.String())
+	}
+}

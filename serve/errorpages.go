@@ -54,17 +54,33 @@ func customPages(m map[string]string) map[int]*customPage {
 }
 
 // errorPageKind tells what an error_pages value is: "default", "local"
-// (starts with "/"), "url" (http:// or https://) or "text".
+// (starts with "/"), "url" (a scheme and "://", such as https:// or
+// ftp://) or "text".
 func errorPageKind(v string) string {
 	switch {
 	case v == "default":
 		return "default"
 	case strings.HasPrefix(v, "/"):
 		return "local"
-	case hasPrefixFold([]byte(v), "http://"), hasPrefixFold([]byte(v), "https://"):
+	case hasScheme(v):
 		return "url"
 	}
 	return "text"
+}
+
+// hasScheme reports whether v starts with a URL scheme and "://".
+func hasScheme(v string) bool {
+	i := strings.Index(v, "://")
+	if i <= 0 {
+		return false
+	}
+	for j := 0; j < i; j++ {
+		c := v[j]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || j > 0 && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return false
+		}
+	}
+	return true
 }
 
 // fallbacks builds a site's table from fallback, longest prefix first.
@@ -87,12 +103,14 @@ func checkErrorPages(p *problems, key string, m map[string]string) {
 		}
 		switch errorPageKind(v) {
 		case "local":
-			path, _, _ := strings.Cut(v, "?")
+			path, query, _ := strings.Cut(v, "?")
 			if msg := checkLocalPath(path); msg != "" {
 				p.add(ek, "%q %s", v, msg)
+			} else if hasControlOrSpace(query) || strings.Contains(query, "#") {
+				p.add(ek, "%q: the query string holds a space, a control character or '#'", v)
 			}
 		case "url":
-			if u, err := url.Parse(v); err != nil || u.Host == "" || strings.ContainsAny(v, " \t\r\n") {
+			if u, err := url.Parse(v); err != nil || u.Host == "" || hasControlOrSpace(v) {
 				p.add(ek, "%q is not a URL", v)
 			} else if k == "401" {
 				p.add(ek, "a 401 cannot redirect: the browser would never ask for a password; name a local page")
@@ -109,7 +127,7 @@ func checkErrorPages(p *problems, key string, m map[string]string) {
 func checkFallback(p *problems, key string, m map[string]string) {
 	for _, prefix := range slices.Sorted(maps.Keys(m)) {
 		target, ek := m[prefix], key+"."+prefix
-		if msg := checkLocalPath(prefix); msg != "" {
+		if msg := prefixProblem(prefix); msg != "" {
 			p.add(ek, "prefix %q %s", prefix, msg)
 			continue
 		}
@@ -121,6 +139,17 @@ func checkFallback(p *problems, key string, m map[string]string) {
 			p.add(ek, "%q %s", target, msg)
 		}
 	}
+}
+
+// hasControlOrSpace reports whether s holds a byte that may not stand in
+// a URL as it is: a space or a control character.
+func hasControlOrSpace(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
 }
 
 // checkLocalPath returns what is wrong with a configured URL path, or "".
@@ -177,9 +206,13 @@ func (c *conn) serveErrorPage(status int, name, value string) bool {
 		return false
 	}
 	r := &c.req
+	url := c.pathBuf
+	if c.fellBack && c.redirects == 0 {
+		url = c.origPath // a fallback answered: the error is the path's asked for
+	}
 	c.keepOrigPath()
 	vars := make([]cgi.Field, 0, 3)
-	vars = append(vars, cgi.Field{Name: "REDIRECT_URL", Value: string(c.pathBuf)})
+	vars = append(vars, cgi.Field{Name: "REDIRECT_URL", Value: string(url)})
 	if r.hasQuery {
 		vars = append(vars, cgi.Field{Name: "REDIRECT_QUERY_STRING", Value: string(r.rawQuery)})
 	}
@@ -192,13 +225,18 @@ func (c *conn) serveErrorPage(status int, name, value string) bool {
 }
 
 // errorPageFailed answers with the built-in page when the error page for
-// c.errDoc could not be served (it gave status), and logs why.
+// c.errDoc could not be served (it gave status), and logs why. The page is
+// not tried again.
 func (c *conn) errorPageFailed(status int) {
 	ed := c.errDoc
 	c.errDoc = errDoc{}
 	c.srv.log.Error(fmt.Sprintf("the error page for status %d (%s) answered %d; the built-in page was sent", ed.status, c.pathBuf, status),
 		"client", c.remoteAddr(), logging.RefererKey, c.referer())
-	c.writeErrorWith(ed.status, ed.name, ed.value)
+	if c.resp.headerSent {
+		c.closeAfter = true
+		return
+	}
+	c.writeErrorBody(ed.status, ed.name, ed.value, "text/html; charset=utf-8", c.builtinPage(ed.status))
 }
 
 // fallBack serves the request from the site's fallback for its path, when

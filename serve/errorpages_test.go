@@ -234,6 +234,7 @@ func TestRedirects(t *testing.T) {
 	}{
 		{"/old", "", 301, "http://new.example/base"},
 		{"/old/a%20b/c?q=1&r=2", "", 301, "http://new.example/base/a%20b/c?q=1&r=2"},
+		{"/old/a;v=1/b", "", 301, "http://new.example/base/a;v=1/b"},
 		{"/old/.dot", "", 301, "http://new.example/base/.dot"},
 		{"/older", "", 200, ""},
 		{"/tmpmove?x", "pwebs.example:8080", 302, "http://pwebs.example:8080/new.html?x"},
@@ -304,5 +305,37 @@ error_pages = { 404 = "/errors/404.html" }
 	// The error page itself, asked for, has the default.
 	if resp, _ := ts.get("/errors/404.html"); resp.Header.Get("Cache-Control") != "max-age=3600" {
 		t.Errorf("the error page asked for: Cache-Control %q", resp.Header.Get("Cache-Control"))
+	}
+}
+
+// TestErrorPageFaults: an error page that fails is tried once; one that
+// names a folder without its slash is a failure, not a 301 for every
+// error; a URL of any scheme is a redirect; after a fallback, REDIRECT_URL
+// is the path asked for.
+func TestErrorPageFaults(t *testing.T) {
+	top := `error_pages = { 404 = "/errors/url.shtml", 500 = "/cgi-bin/count-fail.sh", 403 = "/errors", 405 = "ftp://example.org/x" }
+fallback = { "/f/" = "/nothing.cgi" }
+`
+	ts := startCGIServerFiles(t, top, "", map[string]string{
+		"cgi-bin/count-fail.sh":   "#!/bin/sh\necho run >> \"$DOCUMENT_ROOT/../fail-runs\"\nexit 3\n",
+		"htdocs/errors/url.shtml": `url=<!--#echo var="REDIRECT_URL" -->`,
+		"htdocs/.secret":          "s",
+	})
+	must(t, os.Chmod(filepath.Join(ts.dir, "cgi-bin", "count-fail.sh"), 0o755))
+	if resp, body := ts.get("/cgi-bin/early-exit.sh"); resp.StatusCode != 500 || !strings.Contains(body, "500 Internal Server Error") {
+		t.Errorf("a failing 500 page: %d %q", resp.StatusCode, body)
+	}
+	runs, _ := os.ReadFile(filepath.Join(ts.dir, "fail-runs"))
+	if n := strings.Count(string(runs), "run"); n != 1 {
+		t.Errorf("the failing error page ran %d times, want 1", n)
+	}
+	if resp, body := ts.get("/.secret"); resp.StatusCode != 403 || resp.Header.Get("Location") != "" || !strings.Contains(body, "403 Forbidden") {
+		t.Errorf("an error page naming a folder without its slash: %d Location %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp, _ := ts.do("DELETE", "/digits.txt", nil); resp.StatusCode != 302 || resp.Header.Get("Location") != "ftp://example.org/x" {
+		t.Errorf("an ftp:// error page: %d Location %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp, body := ts.get("/f/route?q=1"); resp.StatusCode != 404 || body != "url=/f/route" {
+		t.Errorf("an error after a fallback: %d %q, want 404 url=/f/route", resp.StatusCode, body)
 	}
 }

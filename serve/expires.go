@@ -60,8 +60,14 @@ func (t *expiresTable) lookup(typ string) string {
 
 // checkExpires validates an expires table at key.
 func checkExpires(p *problems, key string, m map[string]conf.Duration) {
+	seen := map[string]string{}
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		ek := key + "." + k
+		if prev, dup := seen[strings.ToLower(k)]; dup {
+			p.add(ek, "%q and %q are the same type: keep one", prev, k)
+			continue
+		}
+		seen[strings.ToLower(k)] = k
 		typ, sub, _ := strings.Cut(k, "/")
 		switch {
 		case k == "default":

@@ -387,6 +387,12 @@ func relPath(p []byte) string {
 // redirectSlash answers 301 to the folder's path with its slash, keeping
 // the query string.
 func (c *conn) redirectSlash(p []byte) {
+	if c.errDoc.status != 0 {
+		// An error page that names a folder without its slash: a 301
+		// would stand for every error, and browsers keep it.
+		c.errorPageFailed(301)
+		return
+	}
 	loc := make([]byte, 0, len(p)+len(c.req.rawQuery)+2)
 	loc = appendEscapedPath(loc, p)
 	loc = append(loc, '/')
@@ -400,18 +406,24 @@ func (c *conn) redirectSlash(p []byte) {
 // fileError maps an error from opening or reading a file to a response
 // and, when it is not the client's doing, an error log record.
 func (c *conn) fileError(s *site, p []byte, err error) {
+	c.fileErrorAt(s.dir+string(p), err)
+}
+
+// fileErrorAt is fileError for the file path file (a site's root and the
+// URL path, or a [cgi] folder's file).
+func (c *conn) fileErrorAt(file string, err error) {
 	status := statusOf(err)
 	switch status {
 	case 404:
-		c.srv.log.Info(fmt.Sprintf("File does not exist: %s%s", s.dir, p), "client", c.remoteAddr(), logging.RefererKey, c.referer())
+		c.srv.log.Info("File does not exist: "+file, "client", c.remoteAddr(), logging.RefererKey, c.referer())
 	case 403:
-		c.srv.log.Info(fmt.Sprintf("Permission denied: %s%s: %v", s.dir, p, err), "client", c.remoteAddr(), logging.RefererKey, c.referer())
+		c.srv.log.Info(fmt.Sprintf("Permission denied: %s: %v", file, err), "client", c.remoteAddr(), logging.RefererKey, c.referer())
 	case 503:
-		c.srv.log.Error(fmt.Sprintf("%s%s: %v", s.dir, p, err), "client", c.remoteAddr(), logging.RefererKey, c.referer())
+		c.srv.log.Error(fmt.Sprintf("%s: %v", file, err), "client", c.remoteAddr(), logging.RefererKey, c.referer())
 		c.writeErrorWith(503, "Retry-After", "1")
 		return
 	default:
-		c.srv.log.Error(fmt.Sprintf("%s%s: %v", s.dir, p, err), "client", c.remoteAddr(), logging.RefererKey, c.referer())
+		c.srv.log.Error(fmt.Sprintf("%s: %v", file, err), "client", c.remoteAddr(), logging.RefererKey, c.referer())
 	}
 	c.writeError(status)
 }

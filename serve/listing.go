@@ -402,7 +402,7 @@ func appendEscapedPath(dst, p []byte) []byte {
 	for _, c := range p {
 		if isAlnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '/' ||
 			c == '!' || c == '$' || c == '&' || c == '(' || c == ')' ||
-			c == '*' || c == '+' || c == ',' || c == '=' || c == '@' {
+			c == '*' || c == '+' || c == ',' || c == ';' || c == '=' || c == '@' {
 			dst = append(dst, c)
 			continue
 		}

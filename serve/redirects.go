@@ -48,13 +48,15 @@ func checkRedirects(p *problems, key string, list []Redirect) {
 		case r.To == "":
 			p.add(ek, "to is required: a URL or a local URL path")
 		case strings.HasPrefix(r.To, "/"):
-			path, _, _ := strings.Cut(r.To, "?")
+			path, query, _ := strings.Cut(r.To, "?")
 			if msg := checkLocalPath(path); msg != "" {
 				p.add(ek+".to", "%q %s", r.To, msg)
+			} else if hasControlOrSpace(query) || strings.Contains(query, "#") {
+				p.add(ek+".to", "%q: the query string holds a space, a control character or '#'", r.To)
 			}
 		default:
-			if u, err := url.Parse(r.To); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.ContainsAny(r.To, " \t\r\n#") {
-				p.add(ek+".to", "%q is neither an http:// or https:// URL nor a local URL path", r.To)
+			if u, err := url.Parse(r.To); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || hasControlOrSpace(r.To) || strings.Contains(r.To, "#") {
+				p.add(ek+".to", "%q is neither an http:// or https:// URL nor a local URL path (with no space or control character)", r.To)
 			}
 		}
 	}

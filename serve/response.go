@@ -201,11 +201,15 @@ func (c *conn) writeErrorWith(status int, name, value string) {
 	case c.site != nil && c.site.errorPages != nil && c.serveErrorPage(status, name, value):
 		return
 	}
-	body := errorPages[status]
+	c.writeErrorBody(status, name, value, "text/html; charset=utf-8", c.builtinPage(status))
+}
+
+// builtinPage is pwebs's own page for an error status.
+func (c *conn) builtinPage(status int) []byte {
 	if c.st.cfg.ServerTokens == "product" {
-		body = errorPagesProduct[status]
+		return errorPagesProduct[status]
 	}
-	c.writeErrorBody(status, name, value, "text/html; charset=utf-8", body)
+	return errorPages[status]
 }
 
 // writeErrorBody answers status with body, of type typ, and one extra

@@ -78,7 +78,7 @@ func (c *conn) serveAlias(s *site, a *alias, p []byte) {
 		var ok bool
 		file, info, _, ok = splitPathInfo(a.root, sub)
 		if !ok {
-			c.fileError(s, p, err)
+			c.fileErrorAt(a.dir+string(sub), err)
 			return
 		}
 	}
