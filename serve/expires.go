@@ -58,16 +58,28 @@ func (t *expiresTable) lookup(typ string) string {
 	return t.def
 }
 
-// checkExpires validates an expires table at key.
-func checkExpires(p *problems, key string, m map[string]conf.Duration) {
+// foldUniqueKeys returns m's keys in order, leaving out (and reporting at
+// key) each that differs from an earlier one only in case: which of the two
+// would win is left to chance. what names a key ("type", "field").
+func foldUniqueKeys[V any](p *problems, key string, m map[string]V, what string) []string {
+	keys := slices.Sorted(maps.Keys(m))
 	seen := map[string]string{}
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		ek := key + "." + k
+	kept := keys[:0]
+	for _, k := range keys {
 		if prev, dup := seen[strings.ToLower(k)]; dup {
-			p.add(ek, "%q and %q are the same type: keep one", prev, k)
+			p.add(key+"."+k, "%q and %q are the same %s: keep one", prev, k, what)
 			continue
 		}
 		seen[strings.ToLower(k)] = k
+		kept = append(kept, k)
+	}
+	return kept
+}
+
+// checkExpires validates an expires table at key.
+func checkExpires(p *problems, key string, m map[string]conf.Duration) {
+	for _, k := range foldUniqueKeys(p, key, m, "type") {
+		ek := key + "." + k
 		typ, sub, _ := strings.Cut(k, "/")
 		switch {
 		case k == "default":

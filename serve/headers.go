@@ -34,14 +34,8 @@ func extraFields(m map[string]string) ([]cgi.Field, []byte) {
 // checkHeaders validates a headers table at key; withExpires is set when
 // expires is, which writes Cache-Control.
 func checkHeaders(p *problems, key string, m map[string]string, withExpires bool) {
-	seen := map[string]string{}
-	for _, k := range slices.Sorted(maps.Keys(m)) {
+	for _, k := range foldUniqueKeys(p, key, m, "field") {
 		ek := key + "." + k
-		if prev, dup := seen[strings.ToLower(k)]; dup {
-			p.add(ek, "%q and %q are the same field: keep one", prev, k)
-			continue
-		}
-		seen[strings.ToLower(k)] = k
 		if withExpires && strings.EqualFold(k, "Cache-Control") {
 			p.add(ek, "expires writes Cache-Control too: set it in one place")
 			continue
