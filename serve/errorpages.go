@@ -5,7 +5,6 @@ import (
 	"maps"
 	"net/url"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -89,7 +88,7 @@ func fallbacks(m map[string]string) []fallback {
 	for prefix, target := range m {
 		fb = append(fb, fallback{prefix: prefix, target: []byte(target)})
 	}
-	sort.Slice(fb, func(i, j int) bool { return len(fb[i].prefix) > len(fb[j].prefix) })
+	slices.SortStableFunc(fb, func(a, b fallback) int { return len(b.prefix) - len(a.prefix) })
 	return fb
 }
 
@@ -249,7 +248,7 @@ func (c *conn) fallBack(s *site, p []byte) bool {
 		return false
 	}
 	for _, fb := range s.fallbacks {
-		if len(p) >= len(fb.prefix) && string(p[:len(fb.prefix)]) == fb.prefix {
+		if underPrefix(p, fb.prefix) {
 			c.fellBack = true
 			c.keepOrigPath()
 			c.req.rawPath = fb.target
