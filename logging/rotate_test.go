@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -1220,5 +1221,41 @@ func TestHeldWhileRoot(t *testing.T) {
 				t.Errorf("got reports %q, want none", s)
 			}
 		})
+	}
+}
+
+// TestGzipFileYields checks that compressing a rotated file lets other
+// goroutines run between its blocks when there is one P, as a server pinned
+// to one core has: a goroutine that counts and yields must get about one
+// turn per block. Without the yields it only gets the scheduler's
+// preemption every 10 ms, a few turns for the whole file.
+func TestGzipFileYields(t *testing.T) {
+	const blocks = 64
+	var src strings.Builder
+	for i := 0; src.Len() < blocks*gzipBuffer; i++ {
+		fmt.Fprintf(&src, "127.0.0.%d - - [22/Nov/2026:00:%02d:%02d +0000] \"GET /page%d.html HTTP/1.1\" 200 %d \"-\" \"client/%d\"\n",
+			i%250, i/60%60, i%60, i*7919%100003, i*31%65536, i%97)
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	var turns atomic.Int64
+	var done atomic.Bool
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for !done.Load() {
+			turns.Add(1)
+			runtime.Gosched()
+		}
+	}()
+	runtime.Gosched() // let it start
+	start := turns.Load()
+	if err := gzipFile(io.Discard, strings.NewReader(src.String()), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	got := turns.Load() - start
+	done.Store(true)
+	<-stopped
+	if got < blocks/2 {
+		t.Errorf("another goroutine ran %d times while %d blocks were compressed, want at least %d", got, blocks, blocks/2)
 	}
 }
