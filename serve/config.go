@@ -112,6 +112,12 @@ type Config struct {
 	MaxConnections int `toml:"max_connections"`
 	// ListenBacklog is the listen(2) backlog. Default 1024.
 	ListenBacklog int `toml:"listen_backlog"`
+	// DeferAccept has the kernel hand a connection to pwebs only once its
+	// client has sent something, for up to header_timeout (Linux's
+	// TCP_DEFER_ACCEPT, Apache's AcceptFilter data, nginx's deferred): a
+	// connection that sends nothing costs the server nothing, and one whose
+	// request is there is answered without waiting for it. Default true.
+	DeferAccept bool `toml:"defer_accept"`
 	// HeaderTimeout is the time allowed to receive a request's headers,
 	// from its first byte. Default 10s.
 	HeaderTimeout conf.Duration `toml:"header_timeout"`
@@ -224,6 +230,7 @@ func DefaultConfig() *Config {
 		ListingMaxEntries: 10000,
 		MaxClients:        256,
 		ListenBacklog:     1024,
+		DeferAccept:       true,
 		HeaderTimeout:     conf.D(10 * time.Second),
 		KeepaliveTimeout:  conf.D(5 * time.Second),
 		BodyTimeout:       conf.D(60 * time.Second),

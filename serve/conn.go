@@ -133,7 +133,7 @@ type conn struct {
 	serveFn func(fd uintptr) bool // serveRaw, bound once
 }
 
-// newConn wraps an accepted connection (Go has set TCP_NODELAY on it).
+// newConn wraps an accepted connection.
 func (s *Server) newConn(nc net.Conn) *conn {
 	return s.wrapConn(nc, "", "")
 }
@@ -289,7 +289,10 @@ func (c *conn) finish() {
 // still sends until it closes too, stops for lingerTimeout, or lingerTime
 // has passed. No slot is held meanwhile.
 func (c *conn) lingeringClose() {
-	tc, ok := c.nc.(*net.TCPConn)
+	tc, ok := c.nc.(interface {
+		net.Conn
+		CloseWrite() error
+	})
 	if !ok || c.work == nil {
 		return
 	}

@@ -2,7 +2,6 @@ package serve
 
 import (
 	"errors"
-	"net"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -312,16 +311,12 @@ func (p *parker) close() {
 }
 
 // revive gives a parked connection whose client sent bytes (or closed) a
-// net.Conn and a goroutine again.
+// goroutine again. Its socket starts outside Go's poller, as an accepted
+// one does: what woke it is there to read.
 func (s *Server) revive(ic *idleConn) {
-	f := os.NewFile(uintptr(ic.fd), "")
-	nc, err := net.FileConn(f) // a new descriptor of the same socket
-	f.Close()
-	if err != nil {
-		<-s.connSlots
-		return
-	}
-	c := s.wrapConn(nc, ic.remote, ic.local)
+	fc := newFastConn(ic.fd, nil, nil)
+	fc.nodelay = true // set in the connection's earlier life
+	c := s.wrapConn(fc, ic.remote, ic.local)
 	c.nreq, c.idleSince = ic.nreq, ic.idleSince
 	s.connWG.Add(1)
 	go c.serve()

@@ -64,6 +64,9 @@ type Server struct {
 	connSlots chan struct{}
 	maxConns  int
 
+	// acceptors take the listeners' connections (see fastconn_linux.go).
+	acceptors []*acceptor
+
 	// openFiles counts the files cache entries keep open for sendfile,
 	// at most maxOpenFiles (see keepOpen).
 	openFiles    atomic.Int64
@@ -96,6 +99,7 @@ type Stats struct {
 	Requests  atomic.Int64 // requests answered
 	Sendfiles atomic.Int64 // responses whose body went out by sendfile
 	Parked    atomic.Int64 // times a connection was parked idle
+	Waited    atomic.Int64 // accepted connections that had to wait for their client in Go's poller
 	Opens     atomic.Int64 // files and folders opened to answer requests
 }
 
@@ -216,6 +220,7 @@ func (s *Server) Listen() error {
 			}
 			return err
 		}
+		deferAccept(ln, cfg.DeferAccept, cfg.HeaderTimeout.Duration)
 		lns = append(lns, ln)
 	}
 	s.mu.Lock()
@@ -227,6 +232,8 @@ func (s *Server) Listen() error {
 // AddListener adds a listener the caller bound itself (tests use
 // 127.0.0.1:0).
 func (s *Server) AddListener(ln net.Listener) {
+	cfg := s.state.Load().cfg
+	deferAccept(ln, cfg.DeferAccept, cfg.HeaderTimeout.Duration)
 	s.mu.Lock()
 	s.listeners = append(s.listeners, ln)
 	s.mu.Unlock()
@@ -282,22 +289,31 @@ func (s *Server) Serve() error {
 		return errors.New("serve: no listener")
 	}
 	for _, ln := range lns {
+		acc := newAcceptor(ln, &s.stats.Waited)
+		s.mu.Lock()
+		if s.closing {
+			s.mu.Unlock()
+			acc.close()
+			break
+		}
+		s.acceptors = append(s.acceptors, acc)
 		s.acceptWG.Add(1)
-		go s.acceptLoop(ln)
+		s.mu.Unlock()
+		go s.acceptLoop(acc)
 	}
 	<-s.done
 	s.acceptWG.Wait()
 	return nil
 }
 
-func (s *Server) acceptLoop(ln net.Listener) {
+func (s *Server) acceptLoop(acc *acceptor) {
 	defer s.acceptWG.Done()
 	backoff := time.Duration(0)
 	for {
 		if !s.acquireConnSlot() {
 			return
 		}
-		nc, err := ln.Accept()
+		nc, err := acc.accept()
 		if err != nil {
 			<-s.connSlots
 			select {
@@ -405,6 +421,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	close(s.done)
 	for _, ln := range s.listeners {
 		ln.Close()
+	}
+	for _, acc := range s.acceptors {
+		acc.close()
 	}
 	s.mu.Unlock()
 	s.acceptWG.Wait()

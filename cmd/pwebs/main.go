@@ -376,6 +376,9 @@ func needRestart(old, cfg *serve.Config) []string {
 	if old.ListenBacklog != cfg.ListenBacklog {
 		keys = append(keys, "listen_backlog")
 	}
+	if old.DeferAccept != cfg.DeferAccept {
+		keys = append(keys, "defer_accept")
+	}
 	if old.MaxConnections != cfg.MaxConnections {
 		keys = append(keys, "max_connections")
 	}
@@ -395,6 +398,8 @@ func restartValue(cfg *serve.Config, key string) string {
 		return strings.Join(cfg.Listen, ", ")
 	case "listen_backlog":
 		return strconv.Itoa(cfg.ListenBacklog)
+	case "defer_accept":
+		return strconv.FormatBool(cfg.DeferAccept)
 	case "max_connections":
 		if cfg.MaxConnections == 0 {
 			return "0 (from the open-file limit)"
@@ -413,6 +418,7 @@ func restartValue(cfg *serve.Config, key string) string {
 // reload warns again about what still waits for a restart.
 func keepRestartKeys(old, cfg *serve.Config) {
 	cfg.Listen, cfg.ListenBacklog, cfg.MaxConnections = old.Listen, old.ListenBacklog, old.MaxConnections
+	cfg.DeferAccept = old.DeferAccept
 	cfg.User, cfg.Group = old.User, old.Group
 }
 

@@ -452,13 +452,14 @@ func TestReloadReports(t *testing.T) {
 	}
 
 	other := freePort(t)
-	os.WriteFile(conf, []byte(strings.Replace(head, addr, other, 1)+"max_connections = 50\n[log]\naccess = \"\"\nerror = \"-\"\n"), 0o644)
+	os.WriteFile(conf, []byte(strings.Replace(head, addr, other, 1)+"max_connections = 50\ndefer_accept = false\n[log]\naccess = \"\"\nerror = \"-\"\n"), 0o644)
 	for i := 1; i <= 2; i++ {
 		cmd.Process.Signal(syscall.SIGHUP)
 		waitFor(t, "the reload", func() bool { return strings.Count(stderr.String(), "configuration reloaded") == i })
 		for _, want := range []string{
 			"listen changed, but takes effect only when pwebs is restarted: still " + addr,
 			"max_connections changed, but takes effect only when pwebs is restarted: still 0",
+			"defer_accept changed, but takes effect only when pwebs is restarted: still true",
 		} {
 			if n := strings.Count(stderr.String(), want); n != i {
 				t.Errorf("reload %d: %q logged %d times, want %d:\n%s", i, want, n, i, stderr.String())
