@@ -256,7 +256,9 @@ conf_nginx() {
 	[ "$name" = nginx-log ] && log="access_log $d/access.log combined buffer=64k flush=1s;"
 	mkdir -p "$d/tmp"
 	cat >"$d/nginx.conf" <<EOF
-# nginx for the pwebs bench: one worker, tuned for speed as its users do.
+# nginx for the pwebs bench: one worker, tuned for speed as its users do
+# (deferred: accept a connection once its request is there, as pwebs's
+# defer_accept and Apache's AcceptFilter do by default).
 $(is_root && echo "user www-data;")
 worker_processes 1;
 worker_rlimit_nofile $NOFILE;
@@ -281,7 +283,7 @@ http {
     uwsgi_temp_path $d/tmp/uwsgi;
     scgi_temp_path $d/tmp/scgi;
     server {
-        listen 127.0.0.1:$port backlog=1024;
+        listen 127.0.0.1:$port backlog=1024 deferred;
         server_name 127.0.0.1;
         root $SITE;
         index index.html;
@@ -372,7 +374,8 @@ conf_lighttpd() {
 	local d=$1 port=$2
 	cat >"$d/lighttpd.conf" <<EOF
 # lighttpd for the pwebs bench: its usual settings (one process, epoll,
-# sendfile), keep-alive limits raised, no access log.
+# sendfile), keep-alive limits raised, TCP_DEFER_ACCEPT as the other
+# servers have it, no access log.
 server.modules = ("mod_indexfile", "mod_dirlisting", "mod_ssi", "mod_cgi", "mod_staticfile")
 server.document-root = "$SITE"
 server.bind = "127.0.0.1"
@@ -385,6 +388,7 @@ server.max-connections = $((NOFILE / 2))
 server.max-keep-alive-idle = 120
 server.max-keep-alive-requests = 1000000
 server.listen-backlog = 1024
+server.defer-accept = 1
 server.event-handler = "linux-sysepoll"
 index-file.names = ("index.html")
 dir-listing.activate = "enable"
