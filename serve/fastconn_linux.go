@@ -26,13 +26,16 @@ import (
 //
 // So the accept loop takes sockets with accept4(2) itself, and a
 // connection starts as a fastConn: a bare non-blocking descriptor read and
-// written with direct system calls. Most requests are already in the
-// socket when it is accepted; such a request is read, answered and closed
-// without the poller ever hearing of the socket. The first time a read or
-// a write would block, the socket joins Go's poller (as an *os.File, one
-// fcntl and one epoll_ctl) and from then on waits there like any other,
-// deadlines included. A keep-alive connection joins it when it first waits
-// for its client's next request.
+// written with direct system calls. With defer_accept (TCP_DEFER_ACCEPT,
+// on by default) the kernel hands a connection over once its request has
+// come, so the request is read, answered and the socket closed without the
+// poller ever hearing of it: accept4, read, write, close. The first time a
+// read or a write would block, the socket joins Go's poller (as an
+// *os.File: one fcntl and one epoll_ctl) and from then on waits there like
+// any other, deadlines included. A keep-alive connection joins it when it
+// first waits for its client's next request. Under ab -c50, a connection
+// per request, this took the server's CPU per request from 26.1 to 20.5
+// µs (alternating rounds against the build before).
 //
 // Deadlines: an operation on a socket outside the poller never waits (it
 // succeeds at once or the socket joins the poller), so a deadline has
@@ -62,7 +65,7 @@ type fastConn struct {
 
 	mu       sync.Mutex
 	f        atomic.Pointer[os.File] // the socket in Go's poller, once it joined
-	frc      syscall.RawConn         // f's; set with f, under mu
+	frc      syscall.RawConn         // f's; set before f, under mu
 	refs     int                     // direct system calls in progress
 	closed   bool                    // Close was called
 	closing  bool                    // the close waits for refs to drop to 0
@@ -268,13 +271,12 @@ func (c *fastConn) join() (*os.File, syscall.RawConn, error) {
 	return f, rc, nil
 }
 
-// polled returns the socket's RawConn once it has joined the poller.
+// polled returns the socket's RawConn once it has joined the poller. No
+// lock: join sets frc before it publishes f, and neither changes again.
 func (c *fastConn) polled() syscall.RawConn {
 	if c.f.Load() == nil {
 		return nil
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	return c.frc
 }
 

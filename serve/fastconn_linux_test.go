@@ -304,36 +304,38 @@ func TestAcceptor(t *testing.T) {
 // accepted before its request (defer_accept off) when it waits for the
 // first.
 func TestServeWithoutPoller(t *testing.T) {
-	ts := startServer(t, "", siteFiles)
-	for i := 0; i < 20; i++ {
-		if got := statusOfRaw(ts.roundTrip("GET /digits.txt HTTP/1.0\r\n\r\n")); got != "200" || ts.srv.Stats().Waited.Load() != 0 {
-			t.Fatalf("request %d: status %q, waited %d", i, got, ts.srv.Stats().Waited.Load())
-		}
+	const get10 = "GET /digits.txt HTTP/1.0\r\n\r\n"
+	const get11 = "GET /digits.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+	tests := []struct {
+		name  string
+		conf  string
+		conns int
+		sends []string // each after a pause
+		want  int64    // connections that waited
+	}{
+		{"requests there when accepted", "", 20, []string{get10}, 0},
+		{"keep-alive, waiting for the next request", "", 1, []string{get11, get11}, 1},
+		{"accepted before its request", "defer_accept = false\n", 1, []string{get10}, 1},
 	}
-	if n := ts.srv.Stats().Waited.Load(); n != 0 {
-		t.Fatalf("%d of 20 connections whose request was there waited in the poller", n)
-	}
-	rc := ts.dial()
-	rc.send("GET /digits.txt HTTP/1.1\r\nHost: x\r\n\r\n")
-	rc.read("GET")
-	time.Sleep(50 * time.Millisecond)
-	rc.send("GET /digits.txt HTTP/1.1\r\nHost: x\r\n\r\n")
-	if resp, body := rc.read("GET"); resp.StatusCode != 200 || body != "0123456789" {
-		t.Fatalf("second request: %d %q", resp.StatusCode, body)
-	}
-	if n := ts.srv.Stats().Waited.Load(); n != 1 {
-		t.Fatalf("a keep-alive connection that waited: Waited = %d, want 1", n)
-	}
-
-	ts = startServer(t, "defer_accept = false\n", siteFiles)
-	rc = ts.dial()
-	time.Sleep(50 * time.Millisecond)
-	rc.send("GET /digits.txt HTTP/1.0\r\n\r\n")
-	if resp, body := rc.read("GET"); resp.StatusCode != 200 || body != "0123456789" {
-		t.Fatalf("a request sent after connecting: %d %q", resp.StatusCode, body)
-	}
-	if n := ts.srv.Stats().Waited.Load(); n != 1 {
-		t.Fatalf("without defer_accept, a connection accepted before its request: Waited = %d, want 1", n)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := startServer(t, tt.conf, siteFiles)
+			for i := 0; i < tt.conns; i++ {
+				rc := ts.dial()
+				for j, req := range tt.sends {
+					if j > 0 || tt.want > 0 {
+						time.Sleep(50 * time.Millisecond)
+					}
+					rc.send(req)
+					if resp, body := rc.read("GET"); resp.StatusCode != 200 || body != "0123456789" {
+						t.Fatalf("connection %d, request %d: %d %q", i, j, resp.StatusCode, body)
+					}
+				}
+			}
+			if n := ts.srv.Stats().Waited.Load(); n != tt.want {
+				t.Errorf("%d connections waited in the poller, want %d", n, tt.want)
+			}
+		})
 	}
 }
 
