@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -40,9 +41,9 @@ import (
 // Deadlines: an operation on a socket outside the poller never waits (it
 // succeeds at once or the socket joins the poller), so a deadline has
 // nothing to bound until then; deadlines set before are kept and handed to
-// the poller. A deadline already past when it is set (how a connection is
-// evicted, or stopped at shutdown) makes the next operation fail with a
-// timeout at once, as it would in the poller.
+// the poller. A deadline set in the distant past (aLongTimeAgo: how a
+// connection is evicted or interrupted) makes the next operation fail with
+// a timeout at once, as it would in the poller, and so does a Close.
 //
 // TCP_NODELAY: a response that goes out in one write is sent at once
 // whatever the setting, since nothing of the connection is in flight. The
@@ -55,9 +56,9 @@ import (
 // from any goroutine.
 type fastConn struct {
 	fd    int
-	peer  syscall.Sockaddr
+	peer  peerAddr
 	laddr net.Addr // from getsockname, when first asked for
-	raddr net.Addr
+	raddr net.Addr // from peer, when first asked for
 
 	writes  int           // write operations made outside the poller
 	nodelay bool          // TCP_NODELAY is set
@@ -70,7 +71,7 @@ type fastConn struct {
 	closed   bool                    // Close was called
 	closing  bool                    // the close waits for refs to drop to 0
 	rdl, wdl time.Time               // deadlines set before joining the poller
-	rpast    bool                    // the read deadline had passed when set
+	rpast    bool                    // the read deadline is before pwebs started
 	wpast    bool
 
 	raw fastRaw
@@ -113,7 +114,8 @@ type acceptor struct {
 	rc     syscall.RawConn // f's
 	fn     func(fd uintptr) bool
 	nfd    int
-	peer   syscall.Sockaddr
+	rsa    unix.RawSockaddrAny // the peer of the last socket accepted
+	rsaLen uint32
 	err    error
 	waited *atomic.Int64
 	closed atomic.Bool
@@ -152,21 +154,24 @@ func (a *acceptor) close() {
 
 func (a *acceptor) doAccept(fd uintptr) bool {
 	for {
-		// syscall's accept4, not x/sys's: that one asks the kernel for the
-		// listener's protocol on every IPv4 accept.
-		nfd, sa, err := syscall.Accept4(int(fd), syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
-		switch err {
-		case nil:
-			a.nfd, a.peer, a.err = nfd, sa, nil
+		// A raw system call (accept4 on a non-blocking socket does not
+		// block), with the peer's address left raw until it is asked for:
+		// x/sys's Accept4 also asks the kernel for the listener's protocol
+		// on every IPv4 accept.
+		a.rsaLen = unix.SizeofSockaddrAny
+		nfd, _, e := unix.RawSyscall6(unix.SYS_ACCEPT4, fd, uintptr(unsafe.Pointer(&a.rsa)), uintptr(unsafe.Pointer(&a.rsaLen)), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
+		switch e {
+		case 0:
+			a.nfd, a.err = int(nfd), nil
 			return true
-		case syscall.EINTR, syscall.ECONNABORTED:
+		case unix.EINTR, unix.ECONNABORTED:
 			// A client that reset its connection while it waited in
 			// the queue: take the next one.
 			continue
-		case syscall.EAGAIN:
+		case unix.EAGAIN:
 			return false // wait in the poller until one comes
 		default:
-			a.err = os.NewSyscallError("accept4", err)
+			a.err = os.NewSyscallError("accept4", e)
 			return true
 		}
 	}
@@ -187,15 +192,61 @@ func (a *acceptor) accept() (net.Conn, error) {
 	if a.err != nil {
 		return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: a.ln.Addr(), Err: a.err}
 	}
-	return newFastConn(a.nfd, a.peer, a.waited), nil
+	c := newFastConn(a.nfd, a.waited)
+	c.peer.set(&a.rsa)
+	return c, nil
 }
 
-// newFastConn makes the fastConn of socket fd, whose peer is peer (nil
-// for unknown).
-func newFastConn(fd int, peer syscall.Sockaddr, waited *atomic.Int64) *fastConn {
-	c := &fastConn{fd: fd, peer: peer, waited: waited}
+// newFastConn makes the fastConn of socket fd.
+func newFastConn(fd int, waited *atomic.Int64) *fastConn {
+	c := &fastConn{fd: fd, waited: waited}
 	c.raw.c = c
 	return c
+}
+
+// peerAddr is a TCP peer's address as accept4 gave it.
+type peerAddr struct {
+	family uint16 // 0: unknown
+	port   int
+	ip     [16]byte
+	zone   uint32
+}
+
+func (p *peerAddr) set(rsa *unix.RawSockaddrAny) {
+	switch rsa.Addr.Family {
+	case unix.AF_INET:
+		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
+		pb := (*[2]byte)(unsafe.Pointer(&sa.Port))
+		p.family, p.port = unix.AF_INET, int(pb[0])<<8|int(pb[1])
+		copy(p.ip[:4], sa.Addr[:])
+	case unix.AF_INET6:
+		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(rsa))
+		pb := (*[2]byte)(unsafe.Pointer(&sa.Port))
+		p.family, p.port = unix.AF_INET6, int(pb[0])<<8|int(pb[1])
+		p.ip, p.zone = sa.Addr, sa.Scope_id
+	}
+}
+
+// addr returns the address as the net package gives it, nil if unknown.
+func (p *peerAddr) addr() net.Addr {
+	switch p.family {
+	case unix.AF_INET:
+		return &net.TCPAddr{IP: net.IPv4(p.ip[0], p.ip[1], p.ip[2], p.ip[3]), Port: p.port}
+	case unix.AF_INET6:
+		return &net.TCPAddr{IP: append(net.IP(nil), p.ip[:]...), Port: p.port, Zone: zoneName(p.zone)}
+	}
+	return nil
+}
+
+// zoneName is the name of the interface with index i, "" for none.
+func zoneName(i uint32) string {
+	if i == 0 {
+		return ""
+	}
+	if ifi, err := net.InterfaceByIndex(int(i)); err == nil {
+		return ifi.Name
+	}
+	return ""
 }
 
 // The kinds of direct system calls, for get.
@@ -382,8 +433,9 @@ func (c *fastConn) closeNow() error {
 	if f := c.f.Load(); f != nil {
 		return c.fileErr("close", f.Close())
 	}
-	if err := unix.Close(c.fd); err != nil {
-		return c.opErr("close", err)
+	// Raw: closing a socket without SO_LINGER does not block.
+	if _, _, e := unix.RawSyscall(unix.SYS_CLOSE, uintptr(c.fd), 0, 0); e != 0 {
+		return c.opErr("close", e)
 	}
 	return nil
 }
@@ -424,24 +476,18 @@ func (c *fastConn) LocalAddr() net.Addr {
 
 func (c *fastConn) RemoteAddr() net.Addr {
 	if c.raddr == nil {
-		c.raddr = sockaddrTCP(c.peer)
+		c.raddr = c.peer.addr()
 	}
 	return c.raddr
 }
 
-// sockaddrTCP converts an address accept4 or getsockname gave.
+// sockaddrTCP converts an address getsockname gave.
 func sockaddrTCP(sa syscall.Sockaddr) net.Addr {
 	switch sa := sa.(type) {
 	case *syscall.SockaddrInet4:
-		return &net.TCPAddr{IP: net.IP(sa.Addr[:]).To16(), Port: sa.Port}
+		return &net.TCPAddr{IP: net.IPv4(sa.Addr[0], sa.Addr[1], sa.Addr[2], sa.Addr[3]), Port: sa.Port}
 	case *syscall.SockaddrInet6:
-		a := &net.TCPAddr{IP: append(net.IP(nil), sa.Addr[:]...), Port: sa.Port}
-		if sa.ZoneId != 0 {
-			if ifi, err := net.InterfaceByIndex(int(sa.ZoneId)); err == nil {
-				a.Zone = ifi.Name
-			}
-		}
-		return a
+		return &net.TCPAddr{IP: append(net.IP(nil), sa.Addr[:]...), Port: sa.Port, Zone: zoneName(sa.ZoneId)}
 	}
 	return nil
 }
@@ -473,7 +519,11 @@ func (c *fastConn) setDeadline(t time.Time, write bool) error {
 	if c.closed {
 		return c.opErr("set deadline", net.ErrClosed)
 	}
-	past := !t.IsZero() && !t.After(time.Now())
+	// Past: a time before pwebs started, such as aLongTimeAgo, with which a
+	// connection is interrupted. A later time reads no clock here: an
+	// operation outside the poller never waits, and the poller applies the
+	// deadline if the socket joins it.
+	past := !t.IsZero() && t.Before(clockBase)
 	if write {
 		c.wdl, c.wpast = t, past
 	} else {

@@ -20,7 +20,13 @@ import (
 // end and the counter of sockets that joined the poller.
 func fastPair(t *testing.T) (*fastConn, net.Conn, *atomic.Int64) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return fastPairOn(t, "127.0.0.1:0")
+}
+
+// fastPairOn is fastPair on the listening address addr.
+func fastPairOn(t *testing.T, addr string) (*fastConn, net.Conn, *atomic.Int64) {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +115,7 @@ func TestFastConnDeadlines(t *testing.T) {
 		if err := fc.raw.Read(func(uintptr) bool { return true }); !isTimeout(err) {
 			t.Errorf("a raw read past its deadline: %v, want a timeout", err)
 		}
-		fc.SetWriteDeadline(time.Now().Add(-time.Second))
+		fc.SetWriteDeadline(aLongTimeAgo)
 		if _, err := fc.Write([]byte("y")); !isTimeout(err) {
 			t.Errorf("Write past its deadline: %v, want a timeout", err)
 		}
@@ -206,29 +212,47 @@ func TestFastConnNodelay(t *testing.T) {
 // TestFastConnAddrsAndCloseWrite: the addresses are the socket's; a
 // CloseWrite ends the client's reading and leaves the server's open.
 func TestFastConnAddrsAndCloseWrite(t *testing.T) {
-	for _, joined := range []bool{false, true} {
-		fc, client, _ := fastPair(t)
-		if got, want := fc.RemoteAddr().String(), client.LocalAddr().String(); got != want {
-			t.Errorf("RemoteAddr = %s, want %s", got, want)
-		}
-		if got, want := fc.LocalAddr().String(), client.RemoteAddr().String(); got != want {
-			t.Errorf("LocalAddr = %s, want %s", got, want)
-		}
-		if joined {
-			fc.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
-			fc.Read(make([]byte, 1))
-		}
-		if err := fc.CloseWrite(); err != nil {
-			t.Fatalf("CloseWrite (joined %v): %v", joined, err)
-		}
-		if _, err := client.Read(make([]byte, 1)); err != io.EOF {
-			t.Errorf("joined %v: the client reads %v after CloseWrite, want io.EOF", joined, err)
-		}
-		client.Write([]byte("z"))
-		fc.SetReadDeadline(time.Now().Add(5 * time.Second))
-		if n, err := fc.Read(make([]byte, 1)); n != 1 || err != nil {
-			t.Errorf("joined %v: the server reads %d, %v after CloseWrite", joined, n, err)
-		}
+	tests := []struct {
+		name   string
+		addr   string
+		joined bool
+	}{
+		{"IPv4", "127.0.0.1:0", false},
+		{"IPv4, in the poller", "127.0.0.1:0", true},
+		{"IPv6", "[::1]:0", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if strings.HasPrefix(tt.addr, "[") {
+				ln, err := net.Listen("tcp", tt.addr)
+				if err != nil {
+					t.Skipf("no IPv6 loopback here: %v", err)
+				}
+				ln.Close()
+			}
+			fc, client, _ := fastPairOn(t, tt.addr)
+			if got, want := fc.RemoteAddr().String(), client.LocalAddr().String(); got != want {
+				t.Errorf("RemoteAddr = %s, want %s", got, want)
+			}
+			if got, want := fc.LocalAddr().String(), client.RemoteAddr().String(); got != want {
+				t.Errorf("LocalAddr = %s, want %s", got, want)
+			}
+			if tt.joined {
+				fc.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+				fc.Read(make([]byte, 1))
+			}
+			if err := fc.CloseWrite(); err != nil {
+				t.Fatalf("CloseWrite: %v", err)
+			}
+			if _, err := client.Read(make([]byte, 1)); err != io.EOF {
+				t.Errorf("the client reads %v after CloseWrite, want io.EOF", err)
+			}
+			client.Write([]byte("z"))
+			fc.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if n, err := fc.Read(make([]byte, 1)); n != 1 || err != nil {
+				t.Errorf("the server reads %d, %v after CloseWrite", n, err)
+			}
+		})
 	}
 }
 

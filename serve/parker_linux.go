@@ -314,7 +314,7 @@ func (p *parker) close() {
 // goroutine again. Its socket starts outside Go's poller, as an accepted
 // one does: what woke it is there to read.
 func (s *Server) revive(ic *idleConn) {
-	fc := newFastConn(ic.fd, nil, nil)
+	fc := newFastConn(ic.fd, nil)
 	fc.nodelay = true // set in the connection's earlier life
 	c := s.wrapConn(fc, ic.remote, ic.local)
 	c.nreq, c.idleSince = ic.nreq, ic.idleSince
