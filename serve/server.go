@@ -7,6 +7,11 @@
 // The engine is written for a hot path that does not allocate: a cached
 // file is answered by looking it up, appending the response head and body to
 // the connection's write buffer and writing it in one system call.
+//
+// On Linux, a connection starts outside Go's poller and joins it only when
+// it must wait for its client (fastconn_linux.go), and an idle keep-alive
+// connection gives up its goroutine and buffers and waits in an epoll set
+// of its own (parker_linux.go).
 package serve
 
 import (
