@@ -348,7 +348,7 @@ func TestServeWithoutPoller(t *testing.T) {
 				rc := ts.dial()
 				for j, req := range tt.sends {
 					if j > 0 || tt.want > 0 {
-						time.Sleep(50 * time.Millisecond)
+						time.Sleep(200 * time.Millisecond) // the server has long tried to read
 					}
 					rc.send(req)
 					if resp, body := rc.read("GET"); resp.StatusCode != 200 || body != "0123456789" {
