@@ -56,7 +56,7 @@ import (
 // from any goroutine.
 type fastConn struct {
 	fd    int
-	peer  peerAddr
+	peer  sockAddr
 	laddr net.Addr // from getsockname, when first asked for
 	raddr net.Addr // from peer, when first asked for
 
@@ -204,15 +204,15 @@ func newFastConn(fd int, waited *atomic.Int64) *fastConn {
 	return c
 }
 
-// peerAddr is a TCP peer's address as accept4 gave it.
-type peerAddr struct {
+// sockAddr is a TCP socket's address as accept4 or getsockname gave it.
+type sockAddr struct {
 	family uint16 // 0: unknown
 	port   int
 	ip     [16]byte
 	zone   uint32
 }
 
-func (p *peerAddr) set(rsa *unix.RawSockaddrAny) {
+func (p *sockAddr) set(rsa *unix.RawSockaddrAny) {
 	switch rsa.Addr.Family {
 	case unix.AF_INET:
 		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
@@ -228,7 +228,7 @@ func (p *peerAddr) set(rsa *unix.RawSockaddrAny) {
 }
 
 // addr returns the address as the net package gives it, nil if unknown.
-func (p *peerAddr) addr() net.Addr {
+func (p *sockAddr) addr() net.Addr {
 	switch p.family {
 	case unix.AF_INET:
 		return &net.TCPAddr{IP: net.IPv4(p.ip[0], p.ip[1], p.ip[2], p.ip[3]), Port: p.port}
@@ -294,10 +294,7 @@ func (c *fastConn) put() {
 // join adds the socket to Go's poller, with the deadlines set so far and
 // TCP_NODELAY. The caller holds a reference.
 func (c *fastConn) join() (*os.File, syscall.RawConn, error) {
-	if !c.nodelay {
-		unix.SetsockoptInt(c.fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-		c.nodelay = true
-	}
+	c.setNodelay()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if f := c.f.Load(); f != nil {
@@ -334,11 +331,18 @@ func (c *fastConn) polled() syscall.RawConn {
 // beforeWrite sets TCP_NODELAY before the second write made outside the
 // poller.
 func (c *fastConn) beforeWrite() {
-	if c.writes > 0 && !c.nodelay {
+	if c.writes > 0 {
+		c.setNodelay()
+	}
+	c.writes++
+}
+
+// setNodelay sets TCP_NODELAY once. The caller holds a reference.
+func (c *fastConn) setNodelay() {
+	if !c.nodelay {
 		unix.SetsockoptInt(c.fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 		c.nodelay = true
 	}
-	c.writes++
 }
 
 func (c *fastConn) Read(p []byte) (int, error) {
@@ -443,33 +447,24 @@ func (c *fastConn) closeNow() error {
 // CloseWrite shuts down the sending side, for a lingering close.
 func (c *fastConn) CloseWrite() error {
 	var err error
-	if rc := c.polled(); rc != nil {
-		if cerr := rc.Control(func(fd uintptr) { err = unix.Shutdown(int(fd), unix.SHUT_WR) }); cerr != nil {
-			err = cerr
-		}
-	} else {
-		f, gerr := c.get(opControl)
-		switch {
-		case gerr != nil:
-			err = gerr
-		case f != nil:
-			return c.CloseWrite() // joined meanwhile
-		default:
-			err = unix.Shutdown(c.fd, unix.SHUT_WR)
-			c.put()
-		}
+	if cerr := c.raw.Control(func(fd uintptr) { err = unix.Shutdown(int(fd), unix.SHUT_WR) }); cerr != nil {
+		return cerr
 	}
-	if err != nil {
-		return c.opErr("close", err)
-	}
-	return nil
+	return c.opErr("close", err)
 }
 
 func (c *fastConn) LocalAddr() net.Addr {
 	if c.laddr == nil {
-		if sa, err := syscall.Getsockname(c.fd); err == nil {
-			c.laddr = sockaddrTCP(sa)
-		}
+		var rsa unix.RawSockaddrAny
+		n := uint32(unix.SizeofSockaddrAny)
+		c.raw.Control(func(fd uintptr) {
+			_, _, e := unix.RawSyscall(unix.SYS_GETSOCKNAME, fd, uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&n)))
+			if e == 0 {
+				var a sockAddr
+				a.set(&rsa)
+				c.laddr = a.addr()
+			}
+		})
 	}
 	return c.laddr
 }
@@ -479,17 +474,6 @@ func (c *fastConn) RemoteAddr() net.Addr {
 		c.raddr = c.peer.addr()
 	}
 	return c.raddr
-}
-
-// sockaddrTCP converts an address getsockname gave.
-func sockaddrTCP(sa syscall.Sockaddr) net.Addr {
-	switch sa := sa.(type) {
-	case *syscall.SockaddrInet4:
-		return &net.TCPAddr{IP: net.IPv4(sa.Addr[0], sa.Addr[1], sa.Addr[2], sa.Addr[3]), Port: sa.Port}
-	case *syscall.SockaddrInet6:
-		return &net.TCPAddr{IP: append(net.IP(nil), sa.Addr[:]...), Port: sa.Port, Zone: zoneName(sa.ZoneId)}
-	}
-	return nil
 }
 
 func (c *fastConn) SetDeadline(t time.Time) error {
