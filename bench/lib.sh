@@ -126,7 +126,7 @@ raise_nofile() {
 }
 
 # build compiles pwebs and the bench's Go clients into TMP/bin, and
-# bench/forkrate.c when a C compiler is there. pwebs is built from the
+# bench/forkrate.c and bench/canned.c when a C compiler is there. pwebs is built from the
 # working tree, or with PWEBS_FROM_HEAD=1 from the last commit (exported
 # with git archive, which changes nothing in the checkout), and
 # PWEBS_BUILT says which.
@@ -151,6 +151,7 @@ build() {
 		die "go build ./bench/... failed"
 	if command -v cc >/dev/null; then
 		cc -O2 -o "$TMP/bin/forkrate" "$BENCH/forkrate.c" || die "cc bench/forkrate.c failed"
+		cc -O2 -o "$TMP/bin/canned" "$BENCH/canned.c" || die "cc bench/canned.c failed"
 	fi
 }
 

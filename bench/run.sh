@@ -396,17 +396,47 @@ done
 # na SCEN SERVER REASON marks SCEN n/a for SERVER (the first reason wins).
 na() { [ -n "${NA[$1,$2]:-}" ] || NA[$1,$2]=${3//|//}; }
 
-# fork_ceiling PROGRAM [TEXT] prints how many times a second core 0 can run
-# PROGRAM (whose output must contain TEXT).
+# SCRIPTS_AT_ONCE is how many scripts pwebs runs at once under the CGI and
+# PHP rows' 50 clients: its default max_processes. The ceilings are also
+# measured with that many started at once, with no server at all: the most
+# any server running that many scripts at once could reach on this core.
+SCRIPTS_AT_ONCE=32
+
+# fork_ceiling JOBS PROGRAM [TEXT] prints how many times a second core 0 can
+# run PROGRAM (whose output must contain TEXT), JOBS at a time.
 fork_ceiling() {
-	taskset -c "$SERVER_CORE" "$TMP/bin/forkrate" -d "$DURATION" ${2:+-e "$2"} "$1" |
+	taskset -c "$SERVER_CORE" "$TMP/bin/forkrate" -j "$1" -d "$DURATION" ${3:+-e "$3"} "$2" |
 		sed -n 's/.*per_sec=\([0-9.]*\).*/\1/p'
 }
+# start_canned starts bench/canned.c on core 0, answering every request
+# with the SSI page's bytes and doing no HTTP work, and sets CANNED_PORT
+# (cleanup stops it). canned_ceiling prints the requests a second the SSI
+# row's load gets from it: what no server can pass on this core.
+start_canned() {
+	[ -x "$TMP/bin/canned" ] && [ -z "${CANNED_PORT:-}" ] || return 0
+	free_port
+	taskset -c "$SERVER_CORE" "$TMP/bin/canned" -p "$PORT" "$TMP/expect/ssi" >/dev/null 2>"$TMP/canned.err" &
+	BG_PIDS+=("$!")
+	local i
+	for ((i = 0; i < 50; i++)); do
+		if [ -n "$(ss -Htln "sport = :$PORT" 2>/dev/null)" ]; then
+			CANNED_PORT=$PORT
+			return 0
+		fi
+		sleep 0.1
+	done
+	say "bench/canned.c did not start: $(cat "$TMP/canned.err")"
+}
+canned_ceiling() {
+	[ -n "${CANNED_PORT:-}" ] || return 0
+	wrk_run "http://127.0.0.1:$CANNED_PORT${URLPATH[ssi]}" "${CONNS[ssi]}" "$DURATION" | awk '$1 > 0 { print $1 }'
+}
+# php_ceiling JOBS does the same for php-cgi running hello.php.
 php_ceiling() {
 	local secs=$((DURATION < ${MIN_SECONDS[php]} ? ${MIN_SECONDS[php]} : DURATION))
 	env REDIRECT_STATUS=200 GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=GET SERVER_PROTOCOL=HTTP/1.1 \
 		SCRIPT_FILENAME="$SITE/hello.php" SCRIPT_NAME=/hello.php DOCUMENT_ROOT="$SITE" \
-		taskset -c "$SERVER_CORE" "$TMP/bin/forkrate" -d "$secs" -e 'Hello, world!' "$PHP_CGI" |
+		taskset -c "$SERVER_CORE" "$TMP/bin/forkrate" -j "$1" -d "$secs" -e 'Hello, world!' "$PHP_CGI" |
 		sed -n 's/.*per_sec=\([0-9.]*\).*/\1/p'
 }
 
@@ -436,12 +466,18 @@ for scen in "${SCENARIOS[@]}"; do
 	if ((WARM > 0)); then
 		for s in "${live[@]}"; do load "$scen" "$s" "$WARM" >/dev/null; done
 	fi
+	[ "$scen" = ssi ] && start_canned
 	for ((r = 1; r <= ROUNDS; r++)); do
 		if [ "$scen" = cgi ]; then
-			CEIL[cgi]+=" $(fork_ceiling /bin/true)"
-			CEIL[cgi_script]+=" $(fork_ceiling "$SITE/cgi-bin/hello.cgi" 'Hello, world!')"
+			CEIL[cgi]+=" $(fork_ceiling 1 /bin/true)"
+			CEIL[cgi_script]+=" $(fork_ceiling 1 "$SITE/cgi-bin/hello.cgi" 'Hello, world!')"
+			CEIL[cgi_script_many]+=" $(fork_ceiling "$SCRIPTS_AT_ONCE" "$SITE/cgi-bin/hello.cgi" 'Hello, world!')"
 		fi
-		[ "$scen" = php ] && CEIL[php]+=" $(php_ceiling)"
+		[ "$scen" = ssi ] && CEIL[canned]+=" $(canned_ceiling)"
+		if [ "$scen" = php ]; then
+			CEIL[php]+=" $(php_ceiling 1)"
+			CEIL[php_many]+=" $(php_ceiling "$SCRIPTS_AT_ONCE")"
+		fi
 		for s in "${live[@]}"; do
 			if revive "$s"; then
 				measure "$scen" "$s" "$r"
@@ -593,15 +629,21 @@ report() {
 			label=
 		done
 	done
+	if [[ ${CEIL[canned]:-} =~ [0-9] ]]; then
+		echo
+		echo "No work at all, for the SSI row: bench/canned.c on core $SERVER_CORE, a C loop that answers the same load with the SSI page's bytes from memory and does no HTTP work (no parsing, no file, no headers to make, no log): $(fmt_int "$(med "${CEIL[canned]}")") requests a second. What is left is the kernel's TCP on loopback and the load generator, which every server pays."
+	fi
 	if [ -n "${CEIL[cgi]:-}${CEIL[php]:-}" ]; then
 		echo
-		echo "Fork/exec ceiling on core $SERVER_CORE, for the CGI and PHP rows (bench/forkrate.c: posix_spawn, read the output, reap; one process after another):"
+		echo "Fork/exec ceiling on core $SERVER_CORE, for the CGI and PHP rows (bench/forkrate.c: posix_spawn, read the output, reap; one process after another, or $SCRIPTS_AT_ONCE such loops at once, as many scripts as pwebs runs at once here; no server):"
 		echo
-		echo "| process | per second |"
-		echo "| --- | ---: |"
-		[ -z "${CEIL[cgi]:-}" ] || echo "| /bin/true | $(fmt_int "$(med "${CEIL[cgi]}")") |"
-		[ -z "${CEIL[cgi_script]:-}" ] || echo "| hello.cgi run directly (/bin/sh) | $(fmt_int "$(med "${CEIL[cgi_script]}")") |"
-		[ -z "${CEIL[php]:-}" ] || echo "| php-cgi running hello.php | $(fmt_int "$(med "${CEIL[php]}")") |"
+		echo "| process | per second | ÷ the ceiling |"
+		echo "| --- | ---: | ---: |"
+		[ -z "${CEIL[cgi]:-}" ] || echo "| /bin/true (the fork/exec ceiling) | $(fmt_int "$(med "${CEIL[cgi]}")") | 1.00 |"
+		[ -z "${CEIL[cgi_script]:-}" ] || echo "| hello.cgi run directly (/bin/sh) | $(fmt_int "$(med "${CEIL[cgi_script]}")") | $(ratio "$(med "${CEIL[cgi_script]}")" "$(med "${CEIL[cgi]:-}")") |"
+		[ -z "${CEIL[cgi_script_many]:-}" ] || echo "| hello.cgi, $SCRIPTS_AT_ONCE at once | $(fmt_int "$(med "${CEIL[cgi_script_many]}")") | $(ratio "$(med "${CEIL[cgi_script_many]}")" "$(med "${CEIL[cgi]:-}")") |"
+		[ -z "${CEIL[php]:-}" ] || echo "| php-cgi running hello.php (the php-cgi ceiling) | $(fmt_int "$(med "${CEIL[php]}")") | 1.00 |"
+		[ -z "${CEIL[php_many]:-}" ] || echo "| php-cgi, $SCRIPTS_AT_ONCE at once | $(fmt_int "$(med "${CEIL[php_many]}")") | $(ratio "$(med "${CEIL[php_many]}")" "$(med "${CEIL[php]}")") |"
 	fi
 	if [[ " ${SCENARIOS[*]} " == *" idle "* ]]; then
 		echo
@@ -637,6 +679,9 @@ targets() {
 	local scen best bs s v r
 	verdict() { awk -v v="$1" -v t="$2" -v dir="$3" 'BEGIN { if (v == "-" || v == "") print "n/a"; else if ((dir == ">=" && v >= t) || (dir == "<=" && v <= t)) print "met"; else print "not met" }'; }
 	row() { echo "| $1 | $2 | $(verdict "$2" "$3" "$4") |"; }
+	# bound gives, beside the target above it, a figure with no server's
+	# work in it: NOTE says what it bounds.
+	bound() { echo "| $1 | $2 | ${3:-the most any server could reach} |"; }
 	peak() { # peak SCEN FIELD(RPS|CPU) max|min: best peer's median
 		local s v best=
 		for s in "${PEERS[@]}"; do
@@ -659,16 +704,19 @@ targets() {
 	fi
 	if [[ " ${SCENARIOS[*]} " == *" ssi "* ]]; then
 		row "SSI, cache on: pwebs ÷ lighttpd mod_ssi ≥ 3" "$(ratio "$(med "${RPS[ssi,pwebs]:-}")" "$(med "${RPS[ssi,lighttpd]:-}")")" 3 ">="
+		[[ ! ${CEIL[canned]:-} =~ [0-9] ]] || bound "SSI: bench/canned.c (the page's bytes, no HTTP work) ÷ lighttpd mod_ssi" "$(ratio "$(med "${CEIL[canned]}")" "$(med "${RPS[ssi,lighttpd]:-}")")" "what answering with no work at all reaches"
 		row "SSI, cache on: pwebs ÷ Apache mod_include ≥ 3" "$(ratio "$(med "${RPS[ssi,pwebs]:-}")" "$(med "${RPS[ssi,apache]:-}")")" 3 ">="
 		row "SSI, cache off: pwebs-nocache ÷ lighttpd mod_ssi ≥ 1" "$(ratio "$(med "${RPS[ssi,pwebs-nocache]:-}")" "$(med "${RPS[ssi,lighttpd]:-}")")" 1 ">="
 		row "SSI, cache off: pwebs-nocache ÷ Apache mod_include ≥ 1" "$(ratio "$(med "${RPS[ssi,pwebs-nocache]:-}")" "$(med "${RPS[ssi,apache]:-}")")" 1 ">="
 	fi
 	if [[ " ${SCENARIOS[*]} " == *" cgi "* ]]; then
 		row "CGI hello: pwebs ÷ the fork/exec ceiling ≥ 0.90" "$(ratio "$(med "${RPS[cgi,pwebs]:-}")" "$(med "${CEIL[cgi]:-}")")" 0.9 ">="
+		bound "CGI hello: hello.cgi $SCRIPTS_AT_ONCE at once, no server, ÷ the fork/exec ceiling" "$(ratio "$(med "${CEIL[cgi_script_many]:-}")" "$(med "${CEIL[cgi]:-}")")"
 		row "CGI hello: pwebs ÷ Apache mod_cgid ≥ 1.0" "$(ratio "$(med "${RPS[cgi,pwebs]:-}")" "$(med "${RPS[cgi,apache]:-}")")" 1.0 ">="
 	fi
 	if [[ " ${SCENARIOS[*]} " == *" php "* ]]; then
 		row "PHP hello: pwebs ÷ the php-cgi ceiling ≥ 0.95" "$(ratio "$(med "${RPS[php,pwebs]:-}")" "$(med "${CEIL[php]:-}")")" 0.95 ">="
+		bound "PHP hello: php-cgi $SCRIPTS_AT_ONCE at once, no server, ÷ the php-cgi ceiling" "$(ratio "$(med "${CEIL[php_many]:-}")" "$(med "${CEIL[php]:-}")")"
 		row "PHP hello: pwebs ÷ Apache (php-cgi by mod_cgid) ≥ 1.0" "$(ratio "$(med "${RPS[php,pwebs]:-}")" "$(med "${RPS[php,apache]:-}")")" 1.0 ">="
 	fi
 	if [[ " ${SCENARIOS[*]} " == *" ka1k "* ]]; then
