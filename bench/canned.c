@@ -103,7 +103,7 @@ int main(int argc, char **argv)
 	static int state[65536];
 	/* Room for the responses of every request one read can hold. */
 	static char in[16384];
-	char *out = malloc(rlen * (sizeof in / 16 + 1));
+	char *out = malloc(rlen * (sizeof in / 4 + 1)); /* an end is 4 bytes at least */
 	if (out == NULL)
 		return 1;
 	struct epoll_event evs[256];
