@@ -126,10 +126,10 @@ raise_nofile() {
 }
 
 # build compiles pwebs and the bench's Go clients into TMP/bin, and
-# bench/forkrate.c and bench/canned.c when a C compiler is there. pwebs is built from the
-# working tree, or with PWEBS_FROM_HEAD=1 from the last commit (exported
-# with git archive, which changes nothing in the checkout), and
-# PWEBS_BUILT says which.
+# bench/forkrate.c and bench/canned.c when a C compiler is there. pwebs is
+# built from the working tree, or with PWEBS_FROM_HEAD=1 from the last
+# commit (exported with git archive, which changes nothing in the
+# checkout), and PWEBS_BUILT says which.
 build() {
 	command -v go >/dev/null || die "go is not installed (see .ci/run for how CI gets it)"
 	say "building pwebs and the bench clients"

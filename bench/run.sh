@@ -411,7 +411,8 @@ fork_ceiling() {
 # start_canned starts bench/canned.c on core 0, answering every request
 # with the SSI page's bytes and doing no HTTP work, and sets CANNED_PORT
 # (cleanup stops it). canned_ceiling prints the requests a second the SSI
-# row's load gets from it: what no server can pass on this core.
+# row's load gets from it: what is left when the server does no work, the
+# kernel's TCP on loopback and the load generator.
 start_canned() {
 	[ -x "$TMP/bin/canned" ] && [ -z "${CANNED_PORT:-}" ] || return 0
 	free_port
@@ -681,7 +682,7 @@ targets() {
 	row() { echo "| $1 | $2 | $(verdict "$2" "$3" "$4") |"; }
 	# bound gives, beside the target above it, a figure with no server's
 	# work in it: NOTE says what it bounds.
-	bound() { echo "| $1 | $2 | ${3:-the most any server could reach} |"; }
+	bound() { echo "| $1 | $2 | ${3:-the most a server running as many at once could reach} |"; }
 	peak() { # peak SCEN FIELD(RPS|CPU) max|min: best peer's median
 		local s v best=
 		for s in "${PEERS[@]}"; do
