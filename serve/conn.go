@@ -74,6 +74,13 @@ type work struct {
 	bufs        [2][]byte
 	nb          net.Buffers
 	limitReader io.LimitedReader
+
+	// The raw I/O of the connection, and readServe's callback, which
+	// calls serveRaw on owner. Their callbacks are bound once, when the
+	// work is made, so that a new connection allocates none.
+	raw     rawIO
+	owner   *conn
+	serveFn func(fd uintptr) bool
 }
 
 func newWork() any {
@@ -84,6 +91,8 @@ func newWork() any {
 		keyBuf:  make([]byte, 0, 256),
 	}
 	w.req.headers = make([]header, 0, initialHeaders)
+	w.raw.bind()
+	w.serveFn = func(fd uintptr) bool { return w.owner.serveRaw(fd) }
 	return w
 }
 
@@ -94,7 +103,6 @@ type conn struct {
 	srv    *Server
 	st     *state
 	nc     net.Conn
-	raw    rawIO
 	remote string // "ip:port"
 	local  string
 
@@ -129,8 +137,7 @@ type conn struct {
 	waiting   bool // no byte of the next request yet
 	parkable  bool // the read's deadline is the park delay
 
-	rawSt   int                   // readServe's answer, set by serveRaw
-	serveFn func(fd uintptr) bool // serveRaw, bound once
+	rawSt int // readServe's answer, set by serveRaw
 }
 
 // newConn wraps an accepted connection.
@@ -167,9 +174,9 @@ func (s *Server) wrapConn(nc net.Conn, remote, local string) *conn {
 		remote: remote,
 		local:  local,
 	}
-	c.raw.init(nc)
-	c.serveFn = c.serveRaw
 	c.work = s.workPool.Get().(*work)
+	c.owner = c
+	c.raw.init(nc)
 	s.track(c, true)
 	return c
 }
@@ -344,6 +351,8 @@ func (s *Server) putWork(w *work) {
 	w.cgiStatus = 0
 	w.rec = logging.Record{}
 	w.respHead = w.respHead[:0]
+	w.raw.reset()
+	w.owner = nil
 	s.workPool.Put(w)
 }
 

@@ -32,8 +32,9 @@ import (
 // while in the kernel) go through the ordinary path.
 const maxRawWrite = 256 << 10
 
-// rawIO is a connection's raw reader and writer. The callbacks are bound
-// once per connection, so that a read or a write does not allocate.
+// rawIO is a connection's raw reader and writer. It lives in the pooled
+// work, and its callbacks are bound once, when the work is made, so that
+// neither a read, a write nor a new connection allocates them.
 type rawIO struct {
 	rc         syscall.RawConn
 	readFn     func(fd uintptr) bool
@@ -64,6 +65,14 @@ type rawIO struct {
 	inRead bool
 }
 
+// bind makes the callbacks, once for the life of the work r is in.
+func (r *rawIO) bind() {
+	r.readFn = r.doRead
+	r.writeFn = r.doWrite
+	r.sendfileFn = r.doSendfile
+	r.fileFn = r.doFile
+}
+
 // init binds the raw I/O of nc; without a RawConn, ready stays false and
 // the ordinary path is used.
 func (r *rawIO) init(nc net.Conn) {
@@ -76,11 +85,13 @@ func (r *rawIO) init(nc net.Conn) {
 		return
 	}
 	r.rc = rc
-	r.readFn = r.doRead
-	r.writeFn = r.doWrite
-	r.sendfileFn = r.doSendfile
-	r.fileFn = r.doFile
 	r.ready = true
+}
+
+// reset forgets the connection, keeping the callbacks, when the work goes
+// back to the pool.
+func (r *rawIO) reset() {
+	*r = rawIO{readFn: r.readFn, writeFn: r.writeFn, sendfileFn: r.sendfileFn, fileFn: r.fileFn}
 }
 
 func (r *rawIO) doRead(fd uintptr) bool {
