@@ -73,8 +73,8 @@ func (r *rawIO) bind() {
 	r.fileFn = r.doFile
 }
 
-// init binds the raw I/O of nc; without a RawConn, ready stays false and
-// the ordinary path is used.
+// init readies the raw I/O for nc; without a RawConn, ready stays false
+// and the ordinary path is used.
 func (r *rawIO) init(nc net.Conn) {
 	sc, ok := nc.(syscallConner)
 	if !ok {
