@@ -424,3 +424,42 @@ func TestFastConnReadFrom(t *testing.T) {
 		})
 	}
 }
+
+// TestFlushLastWaitsForClose: the last bytes of a connection that closes
+// next are sent with MSG_MORE, so the kernel holds them until the close,
+// which sends them with the FIN; nothing is lost, and the client gets the
+// answer and its end together.
+func TestFlushLastWaitsForClose(t *testing.T) {
+	ts := startServer(t, "", map[string]string{"a.txt": "a"})
+	fc, client, _ := fastPair(t)
+	c := ts.srv.newConn(fc)
+	defer func() {
+		ts.srv.track(c, false)
+		ts.srv.putWork(c.work)
+	}()
+	c.wbuf = append(c.wbuf[:0], "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nhi"...)
+	sent := time.Now()
+	c.flushLast()
+	if c.broken || len(c.wbuf) != 0 {
+		t.Fatalf("flushLast: broken %v, %d bytes left", c.broken, len(c.wbuf))
+	}
+	if c.raw.more {
+		t.Fatal("flushLast left MSG_MORE on for later writes")
+	}
+	// The kernel holds a corked segment for up to 200 ms: before that,
+	// nothing may arrive.
+	client.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
+	buf := make([]byte, 256)
+	if n, err := client.Read(buf); err == nil && time.Since(sent) < 150*time.Millisecond {
+		t.Fatalf("%q arrived before the close: the last write was not sent with MSG_MORE", buf[:n])
+	}
+	fc.Close()
+	client.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(string(got), "\r\n\r\nhi") {
+		t.Fatalf("after the close the client read %q", got)
+	}
+}

@@ -63,6 +63,10 @@ type rawIO struct {
 	// lock is held, and another read of the connection would wait for it
 	// forever.
 	inRead bool
+
+	// more sends a single buffer with MSG_MORE: the caller closes the
+	// socket next (see flushLast).
+	more bool
 }
 
 // bind makes the callbacks, once for the life of the work r is in.
@@ -131,7 +135,9 @@ func (r *rawIO) doWrite(fd uintptr) bool {
 	for {
 		var n uintptr
 		var e syscall.Errno
-		if len(r.wp[1]) == 0 {
+		if len(r.wp[1]) == 0 && r.more {
+			n, _, e = unix.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(unsafe.SliceData(r.wp[0]))), uintptr(len(r.wp[0])), unix.MSG_MORE, 0, 0)
+		} else if len(r.wp[1]) == 0 {
 			n, _, e = unix.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(unsafe.SliceData(r.wp[0]))), uintptr(len(r.wp[0])))
 		} else {
 			cnt := 0
