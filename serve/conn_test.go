@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -692,46 +691,5 @@ func TestDateIsArrival(t *testing.T) {
 	// would show sent's second plus two at least.
 	if date.Unix() < sent.Unix() || date.Unix() > sent.Unix()+1 {
 		t.Errorf("Date %v, request sent at %v", date, sent.UTC())
-	}
-}
-
-// TestNewConnAllocs checks what wrapping an accepted socket allocates: the
-// conn, and the RawConn net makes for a *net.TCPConn. The raw I/O
-// callbacks live in the pooled work and are made once, not per
-// connection (they were five allocations a connection).
-func TestNewConnAllocs(t *testing.T) {
-	ts := startServer(t, "", map[string]string{"a.txt": "a"})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	cc, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
-	nc, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	cycle := func() {
-		c := ts.srv.newConn(nc)
-		if !c.raw.ready {
-			t.Fatal("raw I/O not ready on a TCP connection")
-		}
-		ts.srv.track(c, false)
-		ts.srv.putWork(c.work)
-	}
-	// The fewest of several single runs: under the race detector,
-	// sync.Pool drops a quarter of what it is given, and a new work
-	// allocates its buffers.
-	least := math.Inf(1)
-	for range 20 {
-		least = min(least, testing.AllocsPerRun(1, cycle))
-	}
-	if least > 2 {
-		t.Errorf("wrapping a connection made %v allocations, want at most 2 (the conn and net's RawConn)", least)
 	}
 }
