@@ -135,11 +135,12 @@ func (r *rawIO) doWrite(fd uintptr) bool {
 	for {
 		var n uintptr
 		var e syscall.Errno
-		if len(r.wp[1]) == 0 && r.more {
-			n, _, e = unix.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(unsafe.SliceData(r.wp[0]))), uintptr(len(r.wp[0])), unix.MSG_MORE, 0, 0)
-		} else if len(r.wp[1]) == 0 {
+		switch {
+		case len(r.wp[1]) == 0 && r.more:
+			n, e = sendMore(fd, r.wp[0])
+		case len(r.wp[1]) == 0:
 			n, _, e = unix.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(unsafe.SliceData(r.wp[0]))), uintptr(len(r.wp[0])))
-		} else {
+		default:
 			cnt := 0
 			for i := range r.wp {
 				if len(r.wp[i]) > 0 {
@@ -172,6 +173,13 @@ func (r *rawIO) doWrite(fd uintptr) bool {
 	}
 }
 
+// sendMore is send(2) of p on the socket fd with MSG_MORE: the kernel
+// holds the bytes for what comes next (more bytes, a file, the FIN).
+func sendMore(fd uintptr, p []byte) (uintptr, syscall.Errno) {
+	n, _, e := unix.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)), unix.MSG_MORE, 0, 0)
+	return n, e
+}
+
 // errNestedRead is a read asked for inside readServe's callback, which
 // answers only requests that need no more reading: it is a bug, and fails
 // the request rather than wait on a lock the callback holds.
@@ -183,7 +191,7 @@ var errNestedRead = errors.New("serve: read inside the raw read callback")
 func (r *rawIO) doSendfile(fd uintptr) bool {
 	for len(r.wp[0]) > 0 {
 		p := r.wp[0]
-		n, _, e := unix.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)), unix.MSG_MORE, 0, 0)
+		n, e := sendMore(fd, p)
 		switch e {
 		case 0:
 		case unix.EINTR:
